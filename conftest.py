@@ -1,0 +1,70 @@
+"""Suite-wide set-up: quiet TensorFlow, hypothesis profiles, the device axis,
+``--benchmark`` and ``--agreement-report``."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported: C++ INFO/WARNING off
+
+import logging  # noqa: E402
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import tensorflow as tf  # noqa: E402
+
+tf.get_logger().setLevel(logging.ERROR)
+logging.getLogger("absl").setLevel(logging.ERROR)
+# Correctness first: TF32 would run float32 matmuls on a GPU with a 10-bit mantissa.
+tf.config.experimental.enable_tensor_float_32_execution(False)
+
+# --- hypothesis profiles: example counts live here, nowhere else ---------------
+_common = dict(deadline=None, print_blob=True,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("dev", max_examples=6, **_common)
+settings.register_profile("ci", max_examples=6, derandomize=True, database=None, **_common)
+settings.register_profile("thorough", max_examples=200, **_common)
+settings.load_profile("dev")  # --hypothesis-profile=ci|thorough overrides
+
+
+# --- the device axis -------------------------------------------------------------
+NO_GPU = "no GPU visible to TensorFlow (tf.config.list_physical_devices('GPU') is empty)"
+
+
+def device_params(base_id, *values):
+    """pytest.params for ``values`` on the CPU (id ``base_id``) and on the GPU
+    (id ``base_id-gpu``, marked gpu, skipped with the reason where none is visible)."""
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    return [pytest.param(*values, "cpu", id=base_id),
+            pytest.param(*values, "gpu", id=f"{base_id}-gpu",
+                         marks=[pytest.mark.gpu, pytest.mark.skipif(not gpu, reason=NO_GPU)])]
+
+
+# --- options -----------------------------------------------------------------------
+def pytest_addoption(parser):
+    parser.addoption("--benchmark", action="store_true", default=False,
+                     help="run the benchmarks in bench/ with timing on (plain pytest runs tests/ "
+                          "and each benchmark body once, timing off, as a smoke check)")
+    parser.addoption("--agreement-report", action="store_true", default=False,
+                     help="after the run, print the worst error against the float64 reference per "
+                          "concept x dtype x mode, in units of the dtype's epsilon, beside the tolerance")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    # Runs before pytest-benchmark reads its options: timing only with --benchmark.
+    if hasattr(config.option, "benchmark_disable"):
+        config.option.benchmark_disable = not config.getoption("benchmark")
+
+
+def pytest_ignore_collect(collection_path, config):
+    if config.getoption("benchmark") and "tests" in collection_path.relative_to(config.rootpath).parts[:1]:
+        return True
+    return None
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not config.getoption("agreement_report"):
+        return
+    from tests.harness import RECORD
+    from tests.report import format_report
+    terminalreporter.section("agreement with the float64 reference")
+    terminalreporter.write(format_report(RECORD))

@@ -1,0 +1,277 @@
+"""The agreement harness: run a TensorFlow function in each execution mode,
+compare it with the float64 reference, and check gradients.
+
+The generic tests, the planted-bug tests, the agreement report and the
+benchmarks all go through these functions, so they judge alike.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import tensorflow as tf
+
+from tests.catalog import Sample, Tol, call_text
+
+DEVICES = {"cpu": "/CPU:0", "gpu": "/GPU:0"}
+
+
+# --- dtypes ---------------------------------------------------------------
+
+def np_dtype(name):
+    """NumPy dtype for a dtype name; bfloat16 is TensorFlow's (ml_dtypes) type."""
+    return np.dtype(tf.as_dtype(name).as_numpy_dtype)
+
+
+_MANTISSA_BITS = {"float16": 10, "bfloat16": 7, "float32": 23, "float64": 52}
+_MIN_EXPONENT = {"float16": -14, "bfloat16": -126, "float32": -126, "float64": -1022}
+
+
+def eps(name):
+    """Machine epsilon, the gap after 1.0: 2**-10 float16, 2**-7 bfloat16, 2**-23 float32, 2**-52 float64."""
+    return 2.0 ** -_MANTISSA_BITS[name]
+
+
+def tiny(name):
+    """Smallest positive normal number of the dtype (below it, precision is lost to underflow)."""
+    return 2.0 ** _MIN_EXPONENT[name]
+
+
+def is_float_array(a):
+    return isinstance(a, np.ndarray) and (a.dtype.kind == "f" or a.dtype.name == "bfloat16")
+
+
+def cast(sample: Sample, dtype) -> Sample:
+    """The sample with its floating arrays cast to ``dtype`` (integer arrays and constants untouched)."""
+    dt = np_dtype(dtype)
+
+    def c(a):
+        return a.astype(dt) if is_float_array(a) else a
+    return Sample(tuple(c(a) for a in sample.args), sample.kwargs, sample.id)
+
+
+def upcast(sample: Sample) -> Sample:
+    return cast(sample, "float64")
+
+
+# --- execution modes ------------------------------------------------------
+
+def gpu_available():
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def run(fn, sample: Sample, mode="eager", device="cpu"):
+    """Call ``fn(*sample.args, **sample.kwargs)`` in ``mode`` and return NumPy arrays.
+
+    eager     the TF2 default: each op runs as it is called
+    function  tf.function, traced once per dtype/rank signature (shape-generic)
+    xla       tf.function(jit_compile=True): compiled by XLA, once per concrete shape
+    graph     TF1: placeholders in a tf.Graph, run by tf.compat.v1.Session
+    """
+    arrays = tuple(a for a in sample.args if isinstance(a, np.ndarray))
+    with tf.device(DEVICES[device]):
+        if mode == "eager":
+            out = _bind(fn, sample)(*(tf.constant(a) for a in arrays))
+        else:
+            out = _compiled(fn, mode, device, sample)(*arrays)
+    return tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), out)
+
+
+def _bind(fn, sample):
+    """fn as a function of the sample's arrays only (constants closed over)."""
+    slots = [isinstance(a, np.ndarray) for a in sample.args]
+    consts = [None if s else a for s, a in zip(slots, sample.args)]
+    kwargs = dict(sample.kwargs)
+
+    def bound(*tensors):
+        it = iter(tensors)
+        return fn(*(next(it) if s else c for s, c in zip(slots, consts)), **kwargs)
+    return bound
+
+
+def _compiled(fn, mode, device, sample):
+    """One tf.function / XLA function / Session per (fn, mode, device, dtypes and
+    ranks of the arrays, constants): shape-generic, so new shapes do not retrace."""
+    key = (fn, mode, device,
+           tuple((a.dtype.name, a.ndim) if isinstance(a, np.ndarray) else repr(a) for a in sample.args),
+           tuple(sorted((k, repr(v)) for k, v in sample.kwargs.items())))
+    if key not in _CACHE:
+        specs = [tf.TensorSpec([None] * a.ndim, tf.as_dtype(a.dtype)) for a in sample.args
+                 if isinstance(a, np.ndarray)]
+        bound = _bind(fn, sample)
+        if mode in ("function", "xla"):
+            _CACHE[key] = tf.function(bound, input_signature=specs, jit_compile=(mode == "xla"))
+        elif mode == "graph":
+            _CACHE[key] = _session_runner(bound, specs, device)
+        else:
+            raise ValueError(f"unknown mode {mode!r}")
+    return _CACHE[key]
+
+
+_CACHE = {}
+
+
+def _session_runner(bound, specs, device):
+    graph = tf.Graph()
+    with graph.as_default(), tf.device(DEVICES[device]):
+        placeholders = [tf.compat.v1.placeholder(s.dtype, s.shape) for s in specs]
+        out = bound(*placeholders)
+    sess = tf.compat.v1.Session(graph=graph)
+    return lambda *arrays: sess.run(out, feed_dict=dict(zip(placeholders, arrays)))
+
+
+# --- comparison -----------------------------------------------------------
+
+RECORD = {}
+"""(concept, check, dtype, mode) -> worst error seen, in units of eps, and the tolerance: for the report."""
+
+
+def reference(fn, sample):
+    """The float64 reference for the (already cast) sample: inputs upcast exactly, so
+    rounding the inputs to a low precision costs the implementation nothing."""
+    s = upcast(sample)
+    return fn(*s.args, **s.kwargs)
+
+
+def assert_agree(actual, expected, dtype, tol: Tol, context, record=None):
+    """Compare ``actual`` (TF, in ``dtype``) with ``expected`` (float64 reference) leaf by leaf.
+
+    NaN must stand where the reference has NaN, inf where the reference rounded
+    to ``dtype`` is inf (same sign); every other element within ``tol``.
+    Returns the worst error in units of eps(dtype)."""
+    a_leaves, e_leaves = tf.nest.flatten(actual), tf.nest.flatten(expected)
+    if len(a_leaves) != len(e_leaves):
+        raise AssertionError(f"{context}\n  TF returned {len(a_leaves)} outputs, the reference {len(e_leaves)}")
+    worst = 0.0
+    for i, (a, e) in enumerate(zip(a_leaves, e_leaves)):
+        where = f"output {i}: " if len(a_leaves) > 1 else ""
+        worst = max(worst, _assert_leaf(np.asarray(a), np.asarray(e), dtype, tol, context, where))
+    if record is not None:
+        RECORD[record] = max(RECORD.get(record, (0.0,))[0], worst), tol.ulps
+    return worst
+
+
+def _assert_leaf(a, e, dtype, tol, context, where):
+    if a.shape != e.shape:
+        raise AssertionError(f"{context}\n  {where}TF shape {a.shape} != reference shape {e.shape}")
+    if e.dtype.kind not in "fV":  # integer outputs (ids, steps) must match exactly
+        if not np.array_equal(a, e):
+            raise AssertionError(f"{context}\n  {where}TF {a} != reference {e}")
+        return 0.0
+    if a.dtype.name != dtype:
+        raise AssertionError(f"{context}\n  {where}TF returned dtype {a.dtype.name}, expected {dtype}")
+    a = a.astype(np.float64)
+    e = e.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e_rounded = e.astype(np_dtype(dtype)).astype(np.float64)  # where the dtype overflows
+    bad_nan = np.isnan(a) != np.isnan(e)
+    nonfinite = ~np.isfinite(e_rounded) | ~np.isfinite(a)
+    bad_inf = nonfinite & ~np.isnan(e) & ~np.isnan(a) & (a != e_rounded)
+    ep, tn = eps(dtype), tiny(dtype)
+    finite = np.isfinite(a) & np.isfinite(e_rounded)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = ep * np.maximum(np.maximum(np.abs(e), tol.floor), tn)
+        units = np.where(finite, np.maximum(np.abs(a - e) - tn, 0) / scale, 0.0)  # error in eps
+    bad = bad_nan | bad_inf | (units > tol.ulps)
+    if bad.any():
+        score = np.where(bad_nan | bad_inf, np.inf, units)
+        idx = np.unravel_index(int(np.argmax(np.where(bad, score, -1))), a.shape)
+        detail = ("NaN/inf mismatch" if not np.isfinite(score[idx]) else
+                  f"{units[idx]:.3g} eps = {units[idx] / tol.ulps:.3g}x the tolerance" if tol.ulps else
+                  "an exact match is required")
+        raise AssertionError(
+            f"{context}\n  {where}{int(bad.sum())} of {a.size} elements disagree; worst at index {idx}: "
+            f"TF {a[idx]!r} vs reference {e[idx]!r} ({detail})\n"
+            f"  tolerance: {tol.ulps} eps relative (floor {tol.floor}) - {tol.why}")
+    return float(units.max()) if units.size else 0.0
+
+
+def context(concept, check, dtype, mode, fn, sample, device="cpu"):
+    """The first lines of a failure message: what failed and a one-line reproduction."""
+    name = f"{fn.__module__}.{fn.__name__}"
+    where = f"mode={mode}" + ("" if device == "cpu" else f", device={device}")
+    return (f"{concept} {check} [{dtype}, {where}] sample {sample.id or 'drawn by hypothesis'}\n"
+            f"  reproduce: {call_text(name, sample.args, sample.kwargs)}   # {where}")
+
+
+def check_values(concept, sample, dtype, mode, device="cpu"):
+    """TF's value in ``mode`` agrees with the float64 reference within the dtype's tolerance."""
+    s = cast(sample, dtype)
+    expected = reference(concept.ref, s)
+    actual = run(concept.tf, s, mode, device)
+    return assert_agree(actual, expected, dtype, concept.tol[dtype],
+                        context(concept.name, "value", dtype, mode, concept.tf, s, device),
+                        record=(concept.name, "value", dtype, mode))
+
+
+# --- gradients ------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _dy_last(vjp_fn):
+    """vjp_fn(*args, dy=...) as a function whose last positional argument is dy,
+    so the mode runners can feed dy like any other input."""
+    def f(*args, **kwargs):
+        return vjp_fn(*args[:-1], dy=args[-1], **kwargs)
+    f.__name__, f.__module__ = vjp_fn.__name__, vjp_fn.__module__
+    return f
+
+
+def as_tuple(g):
+    return tuple(g) if isinstance(g, (tuple, list)) else (g,)
+
+
+def check_gradient(concept, sample, dy, dtype, mode, device="cpu"):
+    """TF's GradientTape gradient in ``mode`` agrees with the hand-derived reference gradient."""
+    s = cast(sample, dtype)
+    dy = tf.nest.map_structure(lambda d: np.asarray(d).astype(np_dtype(dtype)), dy)
+    sd = Sample(s.args + (dy,), s.kwargs, s.id)
+    expected = as_tuple(reference(_dy_last(concept.ref_vjp), sd))
+    actual = as_tuple(run(_dy_last(concept.tf_vjp), sd, mode, device))
+    return assert_agree(actual, expected, dtype, (concept.grad_tol or concept.tol)[dtype],
+                        context(concept.name, "gradient", dtype, mode, concept.tf_vjp, sd, device),
+                        record=(concept.name, "gradient", dtype, mode))
+
+
+FD_STEP = 1e-3
+"""Step of the 4th-order central difference in float64: truncation ~ h^4 = 1e-12,
+rounding ~ 1e-16 / h = 1e-13, both far below FD_RTOL."""
+FD_RTOL = 1e-7
+
+
+def check_finite_differences(concept, side, sample, dy, directions):
+    """<grad, v> == d/dt sum(dy * f(x + t v)) at t = 0, in float64, for random directions v.
+
+    ``side`` is "reference" (the hand-derived gradient against the reference
+    forward pass) or "tf" (GradientTape against TF's own forward pass, eager)."""
+    s = upcast(sample)
+    if side == "reference":
+        forward, vjp_fn = concept.ref, concept.ref_vjp
+
+        def f(args):
+            return forward(*args, **s.kwargs)
+        grads = as_tuple(vjp_fn(*s.args, dy=dy, **s.kwargs))
+    else:
+        forward, vjp_fn = concept.tf, concept.tf_vjp
+
+        def f(args):
+            return run(forward, Sample(tuple(args), s.kwargs), "eager")
+        grads = as_tuple(run(_dy_last(vjp_fn), Sample(s.args + (dy,), s.kwargs), "eager"))
+    name = f"{vjp_fn.__module__}.{vjp_fn.__name__}"
+    for v in directions:
+        def phi(t):
+            args = list(s.args)
+            for i, vi in zip(concept.wrt, v):
+                args[i] = args[i] + t * vi
+            return sum(float(np.sum(np.asarray(d, np.float64) * np.asarray(o, np.float64)))
+                       for d, o in zip(tf.nest.flatten(dy), tf.nest.flatten(f(args))))
+        h = FD_STEP
+        numeric = (-phi(2 * h) + 8 * phi(h) - 8 * phi(-h) + phi(-2 * h)) / (12 * h)
+        analytic = sum(float(np.sum(np.asarray(g, np.float64) * vi)) for g, vi in zip(grads, v))
+        scale = sum(float(np.linalg.norm(np.asarray(g, np.float64)) * np.linalg.norm(vi)) for g, vi in zip(grads, v))
+        if not abs(numeric - analytic) <= FD_RTOL * (scale + abs(numeric)) + 1e-12:
+            raise AssertionError(
+                f"{concept.name} gradient ({side}) disagrees with float64 finite differences\n"
+                f"  directional derivative: analytic {analytic!r} vs numeric {numeric!r} "
+                f"(|diff| {abs(numeric - analytic):.3g}, allowed {FD_RTOL * (scale + abs(numeric)) + 1e-12:.3g})\n"
+                f"  reproduce: {call_text(name, s.args + (dy,), s.kwargs)}\n"
+                f"  direction: {[np.asarray(x).tolist() for x in v]}")

@@ -1,0 +1,122 @@
+"""Generic tests: every catalog entry through the whole matrix.
+
+Each test id names the concept, dtype and mode, e.g. test_agreement[softmax-float32-xla];
+GPU variants end in -gpu and skip, with the reason, where no GPU is visible.
+"""
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import device_params
+from tests import harness as H
+from tests.catalog import DTYPES, MODES, Sample, all_concepts
+from tests.catalog import _strategies as S
+
+CONCEPTS = all_concepts()
+BY_NAME = {c.name: c for c in CONCEPTS}
+
+
+def matrix(concepts, need=None):
+    """concept x dtype x mode x device, minus the entry's declared skips."""
+    params = []
+    for c in concepts:
+        if need and getattr(c, need) is None:
+            continue
+        for dtype in c.dtypes:
+            for mode in MODES:
+                for p in device_params(f"{c.name}-{dtype}-{mode}", c.name, dtype, mode):
+                    reason = c.skips.get((dtype, mode))
+                    params.append(pytest.param(*p.values, id=p.id, marks=list(p.marks) + (
+                        [pytest.mark.skip(reason=reason)] if reason else [])))
+    return params
+
+
+def cotangent(data, expected):
+    """An upstream gradient dy shaped like the function's output(s), drawn by hypothesis."""
+    return tf.nest.map_structure(
+        lambda e: data.draw(S.arrays(np.shape(e), 1.0), label="dy"), expected)
+
+
+def fixed_cotangent(expected, seed=0):
+    rng = np.random.default_rng(seed)
+    return tf.nest.map_structure(lambda e: rng.uniform(-1, 1, np.shape(e)), expected)
+
+
+# --- values ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CONCEPTS))
+@given(data=st.data())
+def test_agreement(concept, dtype, mode, device, data):
+    """TF agrees with the float64 reference on inputs hypothesis draws."""
+    concept = BY_NAME[concept]
+    H.check_values(concept, data.draw(concept.samples(), label="sample"), dtype, mode, device)
+
+
+@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CONCEPTS))
+def test_edge_cases(concept, dtype, mode, device):
+    """Empty batch, one element, extreme magnitudes, inf and NaN: values (and, where
+    finite, gradients) agree, dtype and shape preserved."""
+    concept = BY_NAME[concept]
+    assert concept.edges, f"{concept.name} pins no edge cases"
+    for sample in concept.edges:
+        H.check_values(concept, sample, dtype, mode, device)
+        if concept.tf_vjp and sample.id in concept.grad_edges:
+            dy = fixed_cotangent(H.reference(concept.ref, H.cast(sample, dtype)))
+            H.check_gradient(concept, sample, dy, dtype, mode, device)
+
+
+@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CONCEPTS))
+def test_deterministic(concept, dtype, mode, device):
+    """The same input gives bitwise-identical TF results twice in a row."""
+    concept = BY_NAME[concept]
+    sample = H.cast(concept.bench(1000, np.random.default_rng(0)) if concept.bench else concept.edges[-1], dtype)
+    first, second = (tf.nest.flatten(H.run(concept.tf, sample, mode, device)) for _ in range(2))
+    for a, b in zip(first, second):
+        assert a.tobytes() == b.tobytes(), f"{concept.name} [{dtype}, {mode}] differs between two identical calls"
+
+
+# --- gradients ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CONCEPTS, need="tf_vjp"))
+@given(data=st.data())
+def test_gradient_matches_reference(concept, dtype, mode, device, data):
+    """GradientTape's gradient equals the hand-derived one (reference *_vjp)."""
+    concept = BY_NAME[concept]
+    sample = data.draw(concept.samples(), label="sample")
+    dy = cotangent(data, H.reference(concept.ref, H.cast(sample, dtype)))
+    H.check_gradient(concept, sample, dy, dtype, mode, device)
+
+
+@pytest.mark.parametrize("concept", [c.name for c in CONCEPTS if c.tf_vjp])
+@pytest.mark.parametrize("side", ["reference", "tf"])
+@given(data=st.data())
+def test_gradient_matches_finite_differences(concept, side, data):
+    """Both gradients equal float64 central differences along random directions,
+    sampled away from kinks (which have their own named tests)."""
+    concept = BY_NAME[concept]
+    sample = data.draw(concept.samples(), label="sample")
+    if concept.off_kink:
+        sample = concept.off_kink(sample, 10 * H.FD_STEP)
+    dy = cotangent(data, H.reference(concept.ref, sample))
+    directions = [[data.draw(S.arrays(np.shape(sample.args[i]), 1.0), label="direction") for i in concept.wrt]
+                  for _ in range(2)]
+    H.check_finite_differences(concept, side, sample, dy, directions)
+
+
+# --- bad input -----------------------------------------------------------------------
+
+ERROR_CASES = [pytest.param(c.name, e, id=f"{c.name}-{e.id}") for c in CONCEPTS for e in c.errors]
+
+
+@pytest.mark.parametrize("concept,case", ERROR_CASES)
+def test_rejects_bad_input(concept, case):
+    """The reference raises a message naming the argument, the expectation and what
+    was given; TensorFlow rejects the same input in every mode."""
+    concept = BY_NAME[concept]
+    with pytest.raises(case.ref_error, match=case.match):
+        concept.ref(*case.args, **case.kwargs)
+    for mode in MODES:
+        with pytest.raises(case.tf_errors):
+            H.run(concept.tf, Sample(case.args, case.kwargs, case.id), mode)
