@@ -9,12 +9,35 @@ import logging  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-import tensorflow as tf  # noqa: E402
 
-tf.get_logger().setLevel(logging.ERROR)
-logging.getLogger("absl").setLevel(logging.ERROR)
-# Correctness first: TF32 would run float32 matmuls on a GPU with a 10-bit mantissa.
-tf.config.experimental.enable_tensor_float_32_execution(False)
+
+def _quietly(action):
+    """Run ``action`` with file descriptor 2 sent to /dev/null: TensorFlow's C++ side
+    prints INFO lines at import and device discovery before TF_CPP_MIN_LOG_LEVEL is
+    read. Python exceptions still propagate and are reported normally."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        return action()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _set_up_tensorflow():
+    import tensorflow as tf
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    # Correctness first: TF32 would run float32 matmuls on a GPU with a 10-bit mantissa.
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    # Take GPU memory as needed, not all of it up front, so a benchmark and the tests can share a GPU.
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+    return tf
+
+
+tf = _quietly(_set_up_tensorflow)
 
 # --- hypothesis profiles: example counts live here, nowhere else ---------------
 _common = dict(deadline=None, print_blob=True,
