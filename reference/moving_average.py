@@ -1,0 +1,26 @@
+"""Exponential moving averages of parameters (Polyak averaging), as
+tf.train.ExponentialMovingAverage keeps them in shadow variables."""
+import numpy as np
+
+from reference import _checks as check
+from reference._checks import in_float64
+
+
+def ema_decay(decay, num_updates=None):
+    """min(decay, (1 + num_updates) / (10 + num_updates)), or decay without num_updates:
+    the cap lets the average move fast early in training (tf.train.ExponentialMovingAverage)."""
+    check.in_unit_interval(decay=decay)
+    if num_updates is None:
+        return np.float64(decay)
+    n = np.asarray(num_updates, np.float64)
+    return np.minimum(decay, (1 + n) / (10 + n))
+
+
+@in_float64
+def ema_update(shadow, value, decay, num_updates=None):
+    """shadow - (1 - d) * (shadow - value) = d * shadow + (1 - d) * value, d = ema_decay(decay, num_updates).
+    Mirrors one ExponentialMovingAverage.apply (assign_moving_average without zero_debias)."""
+    check.floating(shadow, "shadow")
+    check.same_shape(value, shadow, "value", "shadow")
+    d = ema_decay(decay, num_updates)
+    return shadow - (1 - d) * (shadow - value)

@@ -1,0 +1,108 @@
+"""A dense network from scratch: forward pass, backprop by hand, gradient descent.
+
+``dense`` is one layer, ``mlp_forward`` stacks them (hidden layers with an
+activation, the last one linear: the logits), ``mlp_gradients`` is the
+batch-mean softmax cross-entropy and its gradient written out layer by layer
+(the chain rule, last layer first), and ``gradient_descent_step`` is
+w <- w - lr * dJ/dw. tfimpl/nn.py gets the gradient from GradientTape instead.
+"""
+import numpy as np
+
+from reference import _checks as check
+from reference import activations as A
+from reference._checks import in_float64
+
+ACTIVATIONS = {None: lambda z: z, "relu": A.relu, "sigmoid": A.sigmoid, "tanh": A.tanh}
+ACTIVATION_VJPS = {None: lambda z, dy: dy, "relu": A.relu_vjp, "sigmoid": A.sigmoid_vjp, "tanh": A.tanh_vjp}
+
+
+@in_float64
+def dense(x, w, b, activation=None):
+    """activation(x @ w + b). Mirrors tf.matmul(x, w) + b (keras.layers.Dense).
+
+    x: (batch, n_in), w: (n_in, n_out), b: (n_out,); activation None, "relu", "sigmoid" or "tanh"."""
+    _check_dense(x, w, b, activation)
+    return ACTIVATIONS[activation](x @ w + b)
+
+
+@in_float64
+def dense_vjp(x, w, b, dy, activation=None):
+    """Backprop through one layer: with z = x @ w + b and dz = act'(z) * dy,
+    dx = dz @ w.T, dw = x.T @ dz, db = sum of dz over the batch."""
+    _check_dense(x, w, b, activation)
+    dz = ACTIVATION_VJPS[activation](x @ w + b, dy)
+    return dz @ w.T, x.T @ dz, dz.sum(axis=0)
+
+
+def mlp_forward(x, params, activation="relu"):
+    """logits = dense(... dense(x, w1, b1, activation) ..., wL, bL): hidden layers
+    use ``activation``, the last layer is linear. ``params`` is a list of (w, b)."""
+    _check_params(params)
+    for w, b in params[:-1]:
+        x = dense(x, w, b, activation)
+    w, b = params[-1]
+    return dense(x, w, b)
+
+
+@in_float64
+def softmax_cross_entropy(labels, logits):
+    """mean over the batch of -sum_j labels_j * log_softmax(logits)_j.
+    Mirrors tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels, logits))."""
+    check.same_shape(labels, logits, "labels", "logits")
+    return -np.mean(np.sum(labels * A.log_softmax(logits), axis=-1))
+
+
+def mlp_gradients(x, labels, params, activation="relu"):
+    """(loss, [(dw, db) per layer]) of the batch-mean softmax cross-entropy, by hand.
+
+    Forward: keep each layer's input. Backward: the loss pulls back to the logits as
+    dJ/dz = (softmax(z) * sum(labels) - labels) / batch, which is (softmax(z) - labels) / batch
+    for label rows that sum to 1 (TF's kernel assumes they do); then each layer, last
+    first, turns the gradient of its output into (dw, db) and the gradient of its input."""
+    _check_params(params)
+    x = np.asarray(x)
+    dtype = x.dtype
+    params64 = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in params]
+    inputs = [np.asarray(x, np.float64)]
+    for w, b in params64[:-1]:
+        inputs.append(dense(inputs[-1], w, b, activation))
+    logits = dense(inputs[-1], *params64[-1])
+    labels = np.asarray(labels, np.float64)
+    loss = softmax_cross_entropy(labels, logits)
+    dy = A.log_softmax_vjp(logits, -labels / max(len(logits), 1))
+    grads = []
+    for i in reversed(range(len(params64))):
+        dy, dw, db = dense_vjp(inputs[i], *params64[i], dy, activation if i < len(params64) - 1 else None)
+        grads.append((dw.astype(dtype), db.astype(dtype)))
+    return np.asarray(loss).astype(dtype), grads[::-1]
+
+
+def gradient_descent_step(params, grads, learning_rate):
+    """w <- w - learning_rate * dw for every array. Mirrors
+    tf.compat.v1.train.GradientDescentOptimizer and keras.optimizers.SGD (no momentum)."""
+    check.positive(learning_rate=learning_rate)
+    return [tuple(_step(p, g, learning_rate) for p, g in zip(pair, gpair)) for pair, gpair in zip(params, grads)]
+
+
+@in_float64
+def _step(p, g, learning_rate):
+    check.same_shape(g, p, "gradient", "parameter")
+    return p - learning_rate * g
+
+
+def _check_dense(x, w, b, activation):
+    check.floating(x, "x")
+    check.rank_is(x, 2, "x")
+    check.rank_is(w, 2, "w")
+    check.rank_is(b, 1, "b")
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"x shape {x.shape} does not match w shape {w.shape} (x.shape[1] must equal w.shape[0])")
+    if b.shape[0] != w.shape[1]:
+        raise ValueError(f"b shape {b.shape} does not match w shape {w.shape} (b.shape[0] must equal w.shape[1])")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+
+
+def _check_params(params):
+    if not params or not all(len(p) == 2 for p in params):
+        raise ValueError(f"params must be a non-empty list of (w, b) pairs, got {params!r}")

@@ -1,0 +1,24 @@
+"""Learning-rate schedules: the step size as a function of the training step."""
+import numpy as np
+
+from reference import _checks as check
+from reference._checks import in_float64
+
+
+@in_float64
+def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False):
+    """learning_rate * decay_rate ** (global_step / decay_steps); staircase floors the exponent,
+    so the rate is constant for decay_steps steps and then drops by a factor decay_rate.
+    Mirrors keras.optimizers.schedules.ExponentialDecay (which rejects decay_steps <= 0).
+    The result has learning_rate's dtype (TF: a Python float learning rate means float32)."""
+    check.floating(learning_rate, "learning_rate")
+    check.real(global_step, "global_step")
+    check.positive(decay_steps=decay_steps)
+    p = np.asarray(global_step, np.float64) / decay_steps
+    return learning_rate * decay_rate ** (np.floor(p) if staircase else p)
+
+
+def exponential_decay_v1(learning_rate, global_step, decay_steps, decay_rate, staircase=False):
+    """The same number; mirrors tf.compat.v1.train.exponential_decay (which, unlike Keras,
+    does not check decay_steps: 0 gives step / 0 = inf, and so 0 or nan)."""
+    return exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase)

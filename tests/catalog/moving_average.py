@@ -1,0 +1,78 @@
+"""Catalog entries: one exponential-moving-average update (reference/moving_average.py,
+tfimpl/moving_average.py).
+
+tf.train.ExponentialMovingAverage computes the decay in float32 whatever the variable's
+dtype (moving_averages.py: convert_to_tensor(decay, dtype=float32), the num_updates cap
+in float32, 1 - decay in float32, then cast). The float64 tolerance is therefore
+float32's: tests/test_moving_average.py pins that this is the only difference.
+"""
+import numpy as np
+from hypothesis import strategies as st
+
+import reference.moving_average as R
+import tfimpl.moving_average as T
+from tests.catalog import Concept, ErrorCase, Sample, Tol
+from tests.catalog import _strategies as S
+
+nan, inf = np.nan, np.inf
+DECAYS = (0.0, 0.5, 0.9, 0.99, 0.999, 1.0)
+
+
+def _tf_errors():
+    import tensorflow as tf
+    return (tf.errors.InvalidArgumentError, ValueError, TypeError)
+
+
+def samples():
+    """shadow and value in [-10, 10] of one shape, a decay from DECAYS, num_updates None or an int64 in [0, 1000]."""
+    def build(shape):
+        return st.builds(
+            lambda s, v, d, n: Sample((s, v, d) if n is None else (s, v, d, np.array(n, np.int64))),
+            S.arrays(shape, 10.0), S.arrays(shape, 10.0), st.sampled_from(DECAYS),
+            st.none() | st.integers(0, 1000))
+    return S.shapes(min_rank=0).flatmap(build)
+
+
+EDGES = (
+    Sample((np.zeros((0, 3)), np.zeros((0, 3)), 0.99), id="empty-batch"),
+    Sample((np.array(2.0), np.array(-1.0), 0.9), id="one-element"),
+    Sample((np.array([1.0, -2.0]), np.array([5.0, 7.0]), 1.0), id="decay-one-keeps-shadow"),
+    Sample((np.array([1.0, -2.0]), np.array([5.0, 7.0]), 0.0), id="decay-zero-takes-value"),
+    Sample((np.array([1.0, -2.0]), np.array([5.0, 7.0]), 0.999, np.array(0, np.int64)), id="num-updates-zero"),
+    Sample((np.array([1.0, -2.0]), np.array([5.0, 7.0]), 0.99, np.array(10 ** 6, np.int64)), id="num-updates-large"),
+    Sample((np.array([3e4, -3e4]), np.array([2e4, -2.5e4]), 0.9), id="extreme-magnitude"),
+    Sample((np.array([0.0, 0.0, 0.0, nan]), np.array([inf, -inf, nan, 1.0]), 0.9), id="inf-nan"),
+)
+
+ERRORS = (
+    ErrorCase("shape-mismatch", (np.ones(3), np.ones(4), 0.9), {}, ValueError,
+              r"value shape \(4,\) does not match shadow shape \(3,\)", _tf_errors()),
+    ErrorCase("decay-above-one", (np.ones(3), np.ones(3), 1.5), {}, ValueError,
+              r"decay must be in \[0, 1\], got 1.5", (ValueError,)),
+    ErrorCase("decay-negative", (np.ones(3), np.ones(3), -0.1), {}, ValueError,
+              r"decay must be in \[0, 1\], got -0.1", (ValueError,)),
+    ErrorCase("integer-shadow", (np.ones(3, np.int64), np.ones(3), 0.9), {}, TypeError,
+              r"shadow must be a floating-point array, got dtype int64", (TypeError,)),
+)
+
+
+def bench(n, rng):
+    return Sample((rng.uniform(-10, 10, n), rng.uniform(-10, 10, n), 0.999, np.array(100, np.int64)))
+
+
+# shadow - (shadow - value) * (1 - d): |shadow - value| <= 20 (floor 20). Three roundings of the dtype
+# (subtract, multiply, subtract) at scale 20, plus the error of 1 - d: float32's (the decay, the cap
+# (1 + n) / (10 + n) and 1 - d each round once in float32: |error| <= 2^-23) or, cast to float16 /
+# bfloat16, half an ulp of the dtype.
+LOW = "3 roundings at scale |shadow - value| <= 20, + 1 - d rounded to the dtype (0.5 eps)"
+TOL = {
+    "float16": Tol(4, LOW, floor=20), "bfloat16": Tol(4, LOW, floor=20),
+    "float32": Tol(4, "3 roundings at scale |shadow - value| <= 20, + 1 - d computed in float32 (<= 1 eps)", floor=20),
+    "float64": Tol(2.0 ** 29 + 4, "TF computes 1 - d in float32 (<= 2^-23 = 2^29 eps64 off, times "
+                   "|shadow - value| <= floor 20), + 3 float64 roundings", floor=20),
+}
+
+CATALOG = [
+    Concept(name="ema_update", ref=R.ema_update, tf=T.ema_update,
+            samples=samples, edges=EDGES, tol=TOL, errors=ERRORS, bench=bench),
+]

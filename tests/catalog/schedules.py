@@ -1,0 +1,72 @@
+"""Catalog entries: learning-rate schedules (reference/schedules.py, tfimpl/schedules.py).
+
+TF computes the schedule in the learning rate's dtype, step included
+(cast(step, dtype) / cast(decay_steps, dtype)). So that every dtype sees the step the
+reference sees, samples keep steps in [0, 255] (integers bfloat16 holds exactly) and
+decay_steps in {1, 10, 100}; there no step / decay_steps rounds across an integer, so
+the staircase floor agrees too. What happens beyond (float16 steps > 2048) is pinned in
+tests/test_schedules.py.
+"""
+import numpy as np
+from hypothesis import strategies as st
+
+import reference.schedules as R
+import tfimpl.schedules as T
+from tests.catalog import Concept, ErrorCase, Sample, Tol
+from tests.catalog import _strategies as S
+
+nan, inf = np.nan, np.inf
+
+
+def _tf_errors():
+    import tensorflow as tf
+    return (tf.errors.InvalidArgumentError, ValueError, TypeError)
+
+
+def samples():
+    """learning_rate in [1e-3, 1] and decay_rate in [0.9, 1] (scalars, cast to the dtype under test),
+    a vector of int64 steps in [0, 255], decay_steps a Python int, staircase either way."""
+    return st.builds(
+        lambda lr, steps, ds, rate, stair: Sample(
+            (np.array(lr), np.array(steps, np.int64), ds, np.array(rate)), {"staircase": stair}),
+        st.floats(1e-3, 1.0), st.lists(st.integers(0, 255), max_size=6), st.sampled_from([1, 10, 100]),
+        st.floats(0.9, 1.0), st.booleans())
+
+
+def sample(lr, steps, ds, rate, staircase, id):
+    return Sample((np.array(lr), np.array(steps, np.int64), ds, np.array(rate)), {"staircase": staircase}, id=id)
+
+
+EDGES = (
+    sample(0.1, [], 10, 0.96, False, "empty-steps"),
+    sample(0.1, 0, 10, 0.96, False, "one-element"),
+    sample(0.1, [0, 9, 10, 11, 19, 20, 255], 10, 0.96, True, "staircase-boundaries"),
+    sample(0.5, [0, 1, 100, 255], 1, 0.0, False, "rate-zero"),
+    sample(0.5, [0, 1, 100, 255], 1, 1.0, True, "rate-one"),
+    sample(6e4, [0, 255], 100, 0.9, False, "extreme-magnitude"),
+    sample(inf, [0, 5], 10, 0.96, False, "inf-nan"),
+    sample(nan, [0, 5], 10, 0.96, True, "nan-rate"),
+)
+
+ERRORS = (
+    ErrorCase("decay-steps-zero", (np.array(0.1), np.array([1], np.int64), 0, np.array(0.96)), {}, ValueError,
+              r"decay_steps must be > 0, got 0", (ValueError,)),
+    ErrorCase("decay-steps-negative", (np.array(0.1), np.array([1], np.int64), -5, np.array(0.96)), {}, ValueError,
+              r"decay_steps must be > 0, got -5", (ValueError,)),
+)
+
+
+def bench(n, rng):
+    return Sample((np.array(0.1), rng.integers(0, 256, n), 10, np.array(0.96)), {"staircase": False})
+
+
+# lr * pow(rate, p): p = step / decay_steps rounds (<= 0.5 eps relative), which pow turns into
+# |p ln rate| * 0.5 eps <= 255 * 0.106 * 0.5 = 14 eps of the result (rate >= 0.9, p <= 255);
+# pow itself and the multiply add <= 2 ulps (float16/bfloat16: computed in float32, rounded once).
+TOL = {d: Tol(16, "rounded p = step / decay_steps through pow: |p ln rate| / 2 <= 14 eps, + pow and multiply 2 ulp")
+       for d in ("float16", "bfloat16", "float32", "float64")}
+
+CATALOG = [
+    Concept(name="exponential_decay", ref=R.exponential_decay, tf=T.exponential_decay,
+            samples=samples, edges=EDGES, tol=TOL, errors=ERRORS, bench=bench),
+]

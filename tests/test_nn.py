@@ -1,0 +1,241 @@
+"""Claims about the dense network: hand-written backprop equals GradientTape and finite
+differences; gradient descent is w <- w - lr dJ/dw and follows TF's optimizers step for step;
+on least squares it descends monotonically below lr = 2 / lambda_max and reaches lstsq."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+import reference.nn as R
+import tfimpl.nn as T
+
+RNG = np.random.default_rng(1234)
+X = RNG.standard_normal((16, 3))
+Y = np.eye(3)[RNG.integers(0, 3, 16)]
+
+
+def init_params(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal((a, b)) / np.sqrt(a), rng.standard_normal(b) * 0.1) for a, b in zip(sizes, sizes[1:])]
+
+
+def flat(params):
+    return np.concatenate([np.ravel(a) for pair in params for a in pair])
+
+
+# --- backprop ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("sizes", [(3, 5, 3), (3, 4, 5, 3)], ids=["one-hidden", "two-hidden"])
+def test_hand_backprop_equals_gradient_tape_and_finite_differences(activation, sizes):
+    params = init_params(sizes, seed=len(sizes))
+    loss, grads = R.mlp_gradients(X, Y, params, activation)
+    tf_loss, tf_grads = T.mlp_gradients(X, Y, params, activation)
+    # float64, a few layers of <= 5-term sums: agreement to ~1e-15 relative; 1e-12 leaves headroom
+    np.testing.assert_allclose(float(tf_loss), loss, rtol=1e-12)
+    for layer, (g, tg) in enumerate(zip(grads, tf_grads)):
+        for name, a, b in zip(("dw", "db"), g, tg):
+            np.testing.assert_allclose(b.numpy(), a, rtol=1e-10, atol=1e-14,
+                                       err_msg=f"layer {layer} {name}, sizes {sizes}, {activation}")
+    # central differences in float64 on every weight, layer by layer (h = 1e-6: error ~ h^2 + 1e-16 / h)
+    h = 1e-6
+    for layer, (w, b) in enumerate(params):
+        for k, arr in enumerate((w, b)):
+            numeric = np.zeros_like(arr)
+            for idx in np.ndindex(arr.shape):
+                def loss_at(t):
+                    p = [[q.copy() for q in pair] for pair in params]
+                    p[layer][k][idx] += t
+                    return float(R.mlp_gradients(X, Y, p, activation)[0])
+                numeric[idx] = (loss_at(h) - loss_at(-h)) / (2 * h)
+            np.testing.assert_allclose(grads[layer][k], numeric, rtol=1e-6, atol=1e-8,
+                                       err_msg=f"finite differences, layer {layer}, {'wb'[k]}, {activation}")
+
+
+def test_fused_matmul_bias_add_drops_the_bias_when_n_in_is_zero():
+    """TF 2.21 CPU float32: in tf.function grappler fuses MatMul + BiasAdd (_FusedMatMul), which
+    returns 0 instead of b for an (n, 0) @ (0, m) product; eager and `matmul + b` give b.
+    tfimpl.dense therefore adds the bias with `+`, as keras.layers.Dense does."""
+    x, w, b = np.zeros((1, 0), np.float32), np.zeros((0, 1), np.float32), np.array([1.0], np.float32)
+    spec = [tf.TensorSpec([None, None], tf.float32)] * 2 + [tf.TensorSpec([None], tf.float32)]
+    fused = tf.function(lambda x, w, b: tf.nn.bias_add(tf.matmul(x, w), b), input_signature=spec)
+    ours = tf.function(T.dense, input_signature=spec)
+    assert tf.nn.bias_add(tf.matmul(x, w), b).numpy()[0, 0] == 1.0
+    assert ours(x, w, b).numpy()[0, 0] == 1.0
+    assert fused(x, w, b).numpy()[0, 0] in (0.0, 1.0)  # 0.0 on TF 2.21; 1.0 once fixed
+    assert fused(x, w, b).numpy()[0, 0] == 0.0, "TF now keeps the bias: the workaround note in tfimpl.dense can go"
+
+
+# --- gradient descent trajectories -----------------------------------------------
+
+LR = 0.5  # a power of two: both TF optimizers keep the rate in float32 and cast it, which 0.5 survives exactly
+STEPS = 50
+BATCHES = {"full-batch": 16, "sgd": 1, "mini-batch": 4}
+
+
+def batch_order(batch):
+    order = np.concatenate([np.random.default_rng(e).permutation(16) for e in range(STEPS * batch // 16 + 1)])
+    return [order[i * batch:(i + 1) * batch] for i in range(STEPS)]
+
+
+def numpy_trajectory(params, batches):
+    out = []
+    for idx in batches:
+        params = R.gradient_descent_step(params, R.mlp_gradients(X[idx], Y[idx], params, "tanh")[1], LR)
+        out.append(flat(params))
+    return np.array(out)
+
+
+def v1_trajectory(params, batches):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float64, [None, 3])
+        y = tf.compat.v1.placeholder(tf.float64, [None, 3])
+        variables = [(tf.Variable(w), tf.Variable(b)) for w, b in params]
+        loss = T.softmax_cross_entropy(y, T.mlp_forward(x, variables, "tanh"))
+        train = tf.compat.v1.train.GradientDescentOptimizer(LR).minimize(loss)
+        init = tf.compat.v1.global_variables_initializer()
+    out = []
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for idx in batches:
+            sess.run(train, {x: X[idx], y: Y[idx]})
+            out.append(flat(sess.run(variables)))
+    return np.array(out)
+
+
+_SPEC = (tf.TensorSpec([None, 3], tf.float64), tf.TensorSpec([None, 3], tf.float64))
+
+
+def keras_trajectory(params, batches):
+    variables = [(tf.Variable(w), tf.Variable(b)) for w, b in params]
+    flat_vars = [v for pair in variables for v in pair]
+    opt = keras.optimizers.SGD(LR)
+
+    @tf.function(input_signature=_SPEC)
+    def grads(x, y):
+        with tf.GradientTape() as tape:
+            loss = T.softmax_cross_entropy(y, T.mlp_forward(x, variables, "tanh"))
+        return tape.gradient(loss, flat_vars)
+    out = []
+    for idx in batches:
+        opt.apply_gradients(zip(grads(X[idx], Y[idx]), flat_vars))
+        out.append(flat([[v.numpy() for v in pair] for pair in variables]))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("flavour", ["tf1-minimize-session", "keras-sgd-apply-gradients"])
+@pytest.mark.parametrize("mode", list(BATCHES))
+def test_numpy_and_tf_follow_the_same_trajectory(mode, flavour):
+    """Same initial weights, same batch order, 50 steps: the parameter vectors agree after every
+    step. float64; each step is a few <= 16-term sums (~1e-15 relative) and gradient descent with
+    lr * curvature < 2 does not amplify differences, so 1e-12 relative (1e-13 absolute) holds."""
+    params = init_params((3, 5, 3))
+    batches = batch_order(BATCHES[mode])
+    expected = numpy_trajectory(params, batches)
+    actual = (v1_trajectory if flavour.startswith("tf1") else keras_trajectory)(params, batches)
+    for step, (a, e) in enumerate(zip(actual, expected)):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-13, err_msg=f"{flavour}, {mode}, after step {step + 1}")
+    assert np.abs(expected[-1] - flat(params)).max() > 0.05, "the parameters hardly moved: the test proves nothing"
+
+
+def test_one_step_is_w_minus_lr_times_the_gradient():
+    params = init_params((3, 4, 3), seed=7)
+    loss, grads = R.mlp_gradients(X, Y, params, "relu")
+    new = T.gradient_descent_step(params, T.mlp_gradients(X, Y, params, "relu")[1], 0.25)
+    for (w, b), (dw, db), (nw, nb) in zip(params, grads, new):
+        np.testing.assert_allclose(nw.numpy(), w - 0.25 * dw, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(nb.numpy(), b - 0.25 * db, rtol=1e-13, atol=1e-15)
+
+
+def test_tf_optimizers_round_a_python_learning_rate_to_float32():
+    """GradientDescentOptimizer: convert_to_tensor(0.1) is float32, then cast to the variable's dtype
+    (gradient_descent.py _prepare/_apply_dense); Keras SGD keeps it in a float32 variable too."""
+    v = tf.Variable(np.float64(1.0))
+    keras.optimizers.SGD(0.1).apply_gradients([(tf.constant(1.0, tf.float64), v)])
+    assert v.numpy() == 1.0 - float(np.float32(0.1)) != 1.0 - 0.1
+
+
+# --- least squares -------------------------------------------------------------------
+
+A_LS = np.column_stack([np.random.default_rng(3).standard_normal((40, 3)), np.ones(40)])
+B_LS = A_LS @ np.array([1.5, -2.0, 0.5, 0.3]) + 0.1 * np.random.default_rng(4).standard_normal(40)
+HESSIAN = A_LS.T @ A_LS / len(A_LS)  # of J(w) = ||A w - b||^2 / (2 N)
+LAMBDA_MAX = np.linalg.eigvalsh(HESSIAN).max()
+
+
+def ls_loss_grad(w):
+    r = A_LS @ w - B_LS
+    return r @ r / (2 * len(r)), A_LS.T @ r / len(r)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.95])
+def test_least_squares_descends_monotonically_below_2_over_lambda_max(fraction):
+    """J(w - lr g) < J(w) while lr < 2 / lambda_max(H): along each eigenvector the error scales by
+    |1 - lr lambda| < 1. The TF1 optimizer takes the same steps."""
+    lr = fraction * 2 / LAMBDA_MAX
+    params = [(np.zeros((4, 1)), np.zeros(1))]
+    losses = []
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.Variable(np.zeros((4, 1)))
+        loss = tf.reduce_sum(tf.square(tf.matmul(A_LS, w) - B_LS[:, None])) / (2 * len(A_LS))
+        train = tf.compat.v1.train.GradientDescentOptimizer(tf.constant(lr, tf.float64)).minimize(loss)
+        init = tf.compat.v1.global_variables_initializer()
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for _ in range(200):
+            j, g = ls_loss_grad(params[0][0][:, 0])
+            losses.append(j)
+            params = R.gradient_descent_step(params, [(g[:, None], np.zeros(1))], lr)
+            sess.run(train)
+        tf_w = sess.run(w)[:, 0]
+    assert all(b < a for a, b in zip(losses, losses[1:]) if a - 1e-15 > losses[-1]), f"lr = {lr}: {losses}"
+    np.testing.assert_allclose(tf_w, params[0][0][:, 0], rtol=1e-10, atol=1e-12)
+    solution = np.linalg.lstsq(A_LS, B_LS, rcond=None)[0]
+    if fraction >= 0.5:  # slowest mode shrinks by 1 - lr lambda_min per step: 200 steps suffice here
+        np.testing.assert_allclose(params[0][0][:, 0], solution, rtol=1e-8, atol=1e-8)
+
+
+def test_least_squares_diverges_above_2_over_lambda_max():
+    w = np.zeros(4)
+    lr = 1.05 * 2 / LAMBDA_MAX
+    losses = []
+    for _ in range(200):
+        j, g = ls_loss_grad(w)
+        losses.append(j)
+        w = w - lr * g
+    assert losses[-1] > 10 * losses[0], f"lr = {lr} = 1.05 * 2 / lambda_max should diverge: {losses[::20]}"
+
+
+# --- stateful: the trainer ------------------------------------------------------------
+
+class TrainerMachine(RuleBasedStateMachine):
+    """Random batches, one gradient step each, NumPy and Keras SGD side by side."""
+
+    @initialize(seed=st.integers(0, 10))
+    def start(self, seed):
+        self.params = init_params((3, 4, 3), seed)
+        self.variables = [(tf.Variable(w), tf.Variable(b)) for w, b in self.params]
+        self.flat_vars = [v for pair in self.variables for v in pair]
+        self.opt = keras.optimizers.SGD(LR)
+
+    @rule(idx=st.lists(st.integers(0, 15), min_size=1, max_size=16))
+    def step(self, idx):
+        idx = np.array(idx)
+        self.params = R.gradient_descent_step(self.params, R.mlp_gradients(X[idx], Y[idx], self.params, "tanh")[1], LR)
+        _, grads = T.mlp_gradients(X[idx], Y[idx], self.variables, "tanh")
+        self.opt.apply_gradients(zip([g for pair in grads for g in pair], self.flat_vars))
+
+    @invariant()
+    def same_parameters(self):
+        if hasattr(self, "params"):
+            np.testing.assert_allclose(flat([[v.numpy() for v in p] for p in self.variables]), flat(self.params),
+                                       rtol=1e-12, atol=1e-13)
+
+
+TestTrainerMachine = TrainerMachine.TestCase
+TestTrainerMachine.settings = settings(stateful_step_count=8)  # eager Keras steps: keep each run short

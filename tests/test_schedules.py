@@ -1,0 +1,131 @@
+"""Claims about exponential learning-rate decay, checked on real TF1 Sessions and Keras schedules."""
+import numpy as np
+import tensorflow as tf
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+import reference.schedules as R
+import tfimpl.schedules as T
+
+
+def F64(x):
+    """A float64 tensor: a Python decay_rate would be rounded to float32 first (see below)."""
+    return tf.constant(x, tf.float64)
+
+
+def test_a_python_decay_rate_is_rounded_to_float32_even_for_a_float64_learning_rate():
+    """Both schedules cast(decay_rate, dtype); a Python float becomes a float32 tensor before the cast
+    (tf.cast / keras ops.cast convert it first), so 0.96 arrives in float64 as float32(0.96)."""
+    lr64 = tf.constant(1.0, tf.float64)
+    for fn in (T.exponential_decay, T.exponential_decay_v1):
+        assert fn(lr64, 10, 10, 0.96).numpy() == float(np.float32(0.96)) != 0.96
+        assert fn(lr64, 10, 10, F64(0.96)).numpy() == 0.96
+
+
+def test_staircase_decay_is_constant_within_each_interval():
+    steps = np.arange(0, 60)
+    lr = T.exponential_decay(tf.constant(0.1, tf.float64), steps, 10, 0.96, staircase=True).numpy()
+    for k in range(6):
+        block = lr[10 * k:10 * (k + 1)]
+        assert np.all(block == block[0]), f"interval {k}: {block}"
+
+
+def test_staircase_drops_by_exactly_decay_rate_at_each_boundary():
+    steps = np.arange(0, 60)
+    lr = T.exponential_decay(tf.constant(1.0, tf.float64), steps, 10, 0.5, staircase=True).numpy()
+    assert np.array_equal(lr[10::10] / lr[9:-1:10], np.full(5, 0.5)), lr  # powers of two: exact
+    lr = T.exponential_decay(tf.constant(0.1, tf.float64), steps, 10, F64(0.96), staircase=True).numpy()
+    np.testing.assert_allclose(lr[10::10] / lr[9:-1:10], 0.96, rtol=4e-16)  # two roundings of a float64 quotient
+
+
+def test_minimize_with_global_step_uses_the_reference_rate_at_each_step():
+    """TF1: minimize(loss, global_step=...) adds one to global_step per run, and the rate fetched in the
+    same run (the one the update used) is the reference value at the step before the increment.
+    loss = w has gradient 1, so w moves by exactly that rate."""
+    graph = tf.Graph()
+    with graph.as_default():
+        global_step = tf.compat.v1.train.get_or_create_global_step()
+        w = tf.Variable(np.float64(0.0))
+        lr = tf.compat.v1.train.exponential_decay(tf.constant(0.1, tf.float64), global_step, 5, F64(0.9), staircase=False)
+        train = tf.compat.v1.train.GradientDescentOptimizer(lr).minimize(w, global_step=global_step)
+        init = tf.compat.v1.global_variables_initializer()
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for k in range(30):
+            w_before = sess.run(w)
+            _, used = sess.run([train, lr])
+            step, w_after = sess.run([global_step, w])
+            assert step == k + 1
+            expected = R.exponential_decay(np.float64(0.1), k, 5, 0.9)
+            np.testing.assert_allclose(used, expected, rtol=4e-16, err_msg=f"step {k}")
+            np.testing.assert_allclose(w_before - w_after, expected, rtol=1e-13, err_msg=f"step {k}")
+
+
+def test_v1_exponential_decay_returns_a_callable_when_eager():
+    step = tf.Variable(0, dtype=tf.int64)
+    lr = tf.compat.v1.train.exponential_decay(0.1, step, 10, 0.5, staircase=True)
+    assert callable(lr)
+    step.assign(25)
+    assert lr().numpy() == np.float32(0.025)  # reads the variable at call time; a Python float -> float32
+    assert lr().dtype == tf.float32
+
+
+def test_v1_does_not_check_decay_steps_but_keras_does():
+    assert np.isnan(T.exponential_decay_v1(tf.constant(0.1, tf.float64), 0, 0, 0.5).numpy())  # 0 / 0
+    assert T.exponential_decay_v1(tf.constant(0.1, tf.float64), 3, 0, 0.5).numpy() == 0.0  # 0.5 ** inf
+    try:
+        T.exponential_decay(0.1, 3, 0, 0.5)
+    except ValueError as e:
+        assert "decay_steps" in str(e)
+    else:
+        raise AssertionError("keras ExponentialDecay accepted decay_steps=0")
+
+
+def test_float16_rounds_the_step_before_dividing():
+    """Keras casts the step to the learning rate's dtype: float16 holds integers exactly only up to 2048,
+    so step 2999 becomes 3000 and a staircase with decay_steps 1000 drops one step early."""
+    lr = T.exponential_decay(tf.constant(1.0, tf.float16), np.array([2999], np.int64), 1000, 0.5, staircase=True)
+    assert lr.numpy()[0] == np.float16(0.125)  # floor(3000 / 1000) = 3
+    assert R.exponential_decay(np.float16(1.0), np.array([2999]), 1000, 0.5, staircase=True)[0] == np.float16(0.25)
+
+
+class ScheduleMachine(RuleBasedStateMachine):
+    """A global_step variable moved by small advances and jumps; the Keras schedule and the
+    eager v1 callable (bound to the variable) follow the reference after every move."""
+
+    @initialize(lr=st.floats(1e-3, 1.0), decay_steps=st.integers(1, 1000), rate=st.floats(0.1, 1.0),
+                staircase=st.booleans())
+    def start(self, lr, decay_steps, rate, staircase):
+        self.args = (np.float64(lr), decay_steps, rate, staircase)
+        self.step = 0
+        self.var = tf.Variable(0, dtype=tf.int64)
+        self.v1 = tf.compat.v1.train.exponential_decay(tf.constant(lr, tf.float64), self.var, decay_steps, F64(rate),
+                                                       staircase)
+
+    @rule(n=st.integers(1, 50))
+    def advance(self, n):
+        self.step += n
+        self.var.assign_add(n)
+
+    @rule(to=st.integers(0, 10 ** 6))
+    def jump(self, to):
+        self.step = to
+        self.var.assign(to)
+
+    @invariant()
+    def agrees(self):
+        if not hasattr(self, "args"):
+            return
+        lr, ds, rate, stair = self.args
+        expected = R.exponential_decay(lr, self.step, ds, rate, stair)
+        keras_value = T.exponential_decay(tf.constant(lr, tf.float64), self.var, ds, F64(rate), stair).numpy()
+        # float64; pow's condition number in p is |p ln rate| <= 1e6 * 2.3: bound the error by it
+        rtol = 4e-16 * (2 + abs(self.step / ds * np.log(rate)))
+        for name, got in (("keras", keras_value), ("v1", self.v1().numpy())):
+            np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-300,
+                                       err_msg=f"{name} at step {self.step}, args {self.args}")
+
+
+TestScheduleMachine = ScheduleMachine.TestCase
+TestScheduleMachine.settings = settings(stateful_step_count=10)
