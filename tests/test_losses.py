@@ -1,0 +1,249 @@
+"""Named facts about the losses, each checked against real TensorFlow / Keras."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given
+from hypothesis import strategies as st
+
+import reference.losses as R
+import tfimpl.losses as T
+from reference.activations import softmax as ref_softmax
+
+
+def rand_probs(rng, n, m):
+    return rng.dirichlet(np.ones(m), n)
+
+
+def one_hot(ids, m):
+    return np.eye(m)[ids]
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), m=st.integers(2, 6))
+def test_clipped_mean_runs_over_all_n_times_m_entries_so_it_is_batch_cross_entropy_over_m(seed, n, m):
+    rng = np.random.default_rng(seed)
+    y_true, y_pred = one_hot(rng.integers(0, m, n), m), rand_probs(rng, n, m)
+    per_example = -np.sum(y_true * np.log(y_pred), axis=1)
+    got = float(T.clipped_cross_entropy(y_true, y_pred))
+    assert got == pytest.approx(per_example.mean() / m, rel=1e-12), (y_true, y_pred)
+    assert float(R.clipped_cross_entropy(y_true, y_pred)) == pytest.approx(got, rel=1e-12)
+
+
+def test_clipping_keeps_the_loss_finite_where_softmax_underflows_and_the_logits_form_stays_exact():
+    """float32 softmax of logits [0, -200] underflows to [1, 0]. With the label on the second
+    class, the exact loss is 200 (log-sum-exp form); the clipped form saturates at
+    -log(1e-10) = 23.03 / m. Bound: per example, |clipped * m - exact| = exact - (-log eps)
+    whenever the true-class probability is below eps, i.e. the clipped loss can only
+    under-report, by exactly that difference; elsewhere they agree to float32 rounding."""
+    logits = np.array([[0.0, -200.0], [2.0, 1.0]], np.float32)
+    labels = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+    probs = tf.nn.softmax(logits).numpy()
+    assert probs[0, 1] == 0.0  # underflow in float32
+    with np.errstate(divide="ignore"):
+        assert np.isinf(np.log(probs[0, 1]))  # unclipped log would be -inf
+    exact = T.softmax_cross_entropy_with_logits(labels, logits).numpy()
+    assert exact[0] == pytest.approx(200.0, rel=1e-6) and np.all(np.isfinite(exact))
+    m = labels.shape[1]
+    per_example_clipped = -np.sum(labels * np.log(np.clip(probs, 1e-10, 1.0)), axis=1)
+    clipped = float(T.clipped_cross_entropy(labels, probs))
+    assert clipped * m == pytest.approx(per_example_clipped.mean(), rel=1e-6)
+    assert per_example_clipped[0] == pytest.approx(-np.log(np.float32(1e-10)), rel=1e-6)
+    gap = exact - per_example_clipped
+    assert gap[0] == pytest.approx(200.0 + np.log(1e-10), rel=1e-5)  # the stated bound, attained
+    assert abs(gap[1]) <= 4 * np.finfo(np.float32).eps * exact[1]
+
+
+def test_clip_eps_underflows_to_zero_in_float16_so_the_classic_line_gives_nan():
+    """np.float16(1e-10) == 0 (float16's smallest subnormal is 2**-24 ~ 6e-8): the clip
+    is at 0, log(0) = -inf, and 0 * -inf = NaN. The reference with eps rounded to
+    float16 (eps = 0) reproduces it; eps = 2**-14 (float16's tiny) protects again."""
+    assert np.float16(1e-10) == 0
+    y_true = np.array([[0.0, 1.0], [1.0, 0.0]], np.float16)
+    y_pred = np.array([[0.0, 1.0], [1.0, 0.0]], np.float16)
+    for fn in (T.clipped_cross_entropy, tf.function(T.clipped_cross_entropy)):
+        assert np.isnan(fn(y_true, y_pred).numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert np.isnan(R.clipped_cross_entropy(y_true, y_pred, eps=float(np.float16(1e-10))))
+    safe = T.clipped_cross_entropy(y_true, y_pred, eps=2.0 ** -14).numpy()
+    assert safe == 0 and safe.dtype == np.float16
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_clipped_float16_agrees_with_the_reference_where_predictions_are_normal_numbers(seed):
+    rng = np.random.default_rng(seed)
+    y_true = rng.uniform(0, 1, (3, 4)).astype(np.float16)
+    y_pred = rng.uniform(2.0 ** -14, 1, (3, 4)).astype(np.float16)
+    expected = float(R.clipped_cross_entropy(y_true.astype(np.float64), y_pred.astype(np.float64)))
+    got = float(T.clipped_cross_entropy(y_true, y_pred).numpy())
+    assert abs(got - expected) <= 3 * 2.0 ** -10 * abs(expected), (y_true, y_pred)
+
+
+def test_clip_gradient_passes_at_exactly_the_bounds():
+    """tf.clip_by_value is maximum(minimum(y, hi), lo); _MinimumGrad selects with <=,
+    _MaximumGrad with >= (tensorflow/python/ops/math_grad.py), so at y == lo and y == hi
+    the gradient flows; strictly outside it is 0."""
+    y = tf.constant([0.25, 1.0, 0.1, 1.5, 0.5])
+    with tf.GradientTape() as tape:
+        tape.watch(y)
+        out = tf.clip_by_value(y, 0.25, 1.0)
+    assert tape.gradient(out, y).numpy().tolist() == [1.0, 1.0, 0.0, 0.0, 1.0]
+    y_true = np.ones(5, np.float32)
+    g_tf = T.clipped_cross_entropy_vjp(y_true, y.numpy(), dy=np.float32(1.0), eps=0.25)[1].numpy()
+    g_ref = R.clipped_cross_entropy_vjp(y_true, y.numpy(), dy=np.float32(1.0), eps=0.25)[1]
+    np.testing.assert_allclose(g_tf, g_ref, rtol=1e-6)
+    assert g_tf[0] != 0 and g_tf[1] != 0 and g_tf[2] == 0 and g_tf[3] == 0
+
+
+def test_feeding_probabilities_to_the_logits_op_gives_a_different_wrong_loss():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((5, 4)) * 3
+    labels = one_hot(rng.integers(0, 4, 5), 4)
+    right = T.softmax_cross_entropy_with_logits(labels, logits).numpy()
+    wrong = T.softmax_cross_entropy_with_logits(labels, tf.nn.softmax(logits)).numpy()
+    np.testing.assert_allclose(right, -np.sum(labels * np.log(ref_softmax(logits)), axis=1), rtol=1e-12)
+    assert np.all(np.abs(wrong - right) > 1e-3), (right, wrong)
+    # squashing probabilities through a second softmax pulls every loss towards log(m)
+    assert np.all(np.abs(wrong - np.log(4)) < np.abs(right - np.log(4)) + 1e-12)
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_softmax_cross_entropy_gradient_wrt_logits_is_softmax_minus_labels(seed):
+    rng = np.random.default_rng(seed)
+    logits, labels = rng.standard_normal((3, 5)) * 4, rand_probs(rng, 3, 5)
+    _, g = T.softmax_cross_entropy_with_logits_vjp(labels, logits, dy=np.ones(3))
+    np.testing.assert_allclose(g.numpy(), ref_softmax(logits) - labels, atol=1e-12)
+
+
+def test_tf_gradient_wrt_labels_is_minus_log_softmax():
+    """_SoftmaxCrossEntropyWithLogitsGrad returns grad * -log_softmax(logits) for labels."""
+    logits, labels = np.array([[1.0, 2.0, -1.0]]), np.array([[0.2, 0.5, 0.3]])
+    g, _ = T.softmax_cross_entropy_with_logits_vjp(labels, logits, dy=np.ones(1))
+    np.testing.assert_allclose(g.numpy(), -(logits - np.log(np.sum(np.exp(logits)))), rtol=1e-12)
+
+
+def test_tf_logits_gradient_assumes_labels_sum_to_one():
+    """The kernel's backprop is softmax - labels whatever the labels sum to; the
+    derivative of the loss it returns is softmax * sum(labels) - labels."""
+    logits, labels = np.array([[1.0, 2.0, -1.0]]), np.array([[1.0, 1.0, 0.0]])
+    _, g = T.softmax_cross_entropy_with_logits_vjp(labels, logits, dy=np.ones(1))
+    np.testing.assert_allclose(g.numpy(), ref_softmax(logits) - labels, rtol=1e-12)
+    true = R.softmax_cross_entropy_with_logits_vjp(labels, logits, dy=np.ones(1))[1]
+    assert not np.allclose(g.numpy(), true)
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 5), m=st.integers(1, 6))
+def test_sparse_loss_equals_dense_loss_with_one_hot_labels(seed, n, m):
+    rng = np.random.default_rng(seed)
+    ids, logits = rng.integers(0, m, n), rng.standard_normal((n, m)) * 5
+    sparse = T.sparse_softmax_cross_entropy_with_logits(ids, logits).numpy()
+    dense = T.softmax_cross_entropy_with_logits(one_hot(ids, m), logits).numpy()
+    np.testing.assert_allclose(sparse, dense, rtol=1e-12, atol=1e-14, err_msg=f"{ids} {logits}")
+
+
+@pytest.mark.parametrize("mode", ["eager", "function", "graph", "xla"])
+def test_out_of_range_class_id_is_rejected_except_under_xla_which_returns_nan(mode):
+    """TF's CPU kernel raises, its GPU kernel returns NaN; tfimpl's explicit asserts make
+    every device reject it eagerly, in tf.function and in a Session. XLA compiles Assert
+    ops away and returns NaN: a jit-compiled caller must check ids itself."""
+    from tests import harness as H
+    from tests.catalog import Sample
+    sample = Sample((np.array([0, 3]), np.ones((2, 3))))
+    with pytest.raises(ValueError, match=r"labels must be class ids in \[0, 3\), got 3 at index \(1,\)"):
+        R.sparse_softmax_cross_entropy_with_logits(*sample.args)
+    if mode == "xla":
+        assert np.isnan(H.run(T.sparse_softmax_cross_entropy_with_logits, sample, mode)[1])
+    else:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="class ids"):
+            H.run(T.sparse_softmax_cross_entropy_with_logits, sample, mode)
+
+
+def test_zero_label_times_minus_inf_logit_is_nan_eagerly_but_zero_under_xla():
+    labels, logits = np.array([[0.0, 1.0]]), np.array([[-np.inf, 1.0]])
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(R.softmax_cross_entropy_with_logits(labels, logits)[0])
+    assert np.isnan(T.softmax_cross_entropy_with_logits(labels, logits).numpy()[0])
+    xla = tf.function(T.softmax_cross_entropy_with_logits, jit_compile=True)
+    assert xla(labels, logits).numpy()[0] == 0.0
+
+
+def test_keras_loss_objects_average_the_per_example_losses_over_the_batch():
+    import keras
+    rng = np.random.default_rng(1)
+    logits = (rng.standard_normal((6, 4)) * 3).astype(np.float32)
+    ids = rng.integers(0, 4, 6)
+    soft = rand_probs(rng, 6, 4).astype(np.float32)
+    cce = keras.losses.CategoricalCrossentropy(from_logits=True)(soft, logits)
+    np.testing.assert_allclose(cce, R.softmax_cross_entropy_with_logits(soft, logits).astype(np.float64).mean(),
+                               rtol=1e-6)
+    scce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(ids, logits)
+    np.testing.assert_allclose(scce, R.sparse_softmax_cross_entropy_with_logits(ids, logits).astype(
+        np.float64).mean(), rtol=1e-6)
+    y_true, y_pred = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    mse = keras.losses.MeanSquaredError()(y_true.astype(np.float32), y_pred.astype(np.float32))
+    np.testing.assert_allclose(mse, R.mean_squared_error(y_true, y_pred), rtol=1e-6)
+
+
+def test_asymmetric_gradient_is_a_above_the_kink_and_minus_b_below_and_at_it():
+    """tf.where(tf.greater(v1, v2), ...) takes the b branch at a tie, and tf.where's
+    gradient goes to the selected branch only: d/dv1 = -b at v1 == v2."""
+    v1, v2 = np.array([2.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0])
+    g1, g2 = T.asymmetric_loss_vjp(v1, v2, dy=np.float64(1.0), a=3.0, b=7.0)
+    assert g1.numpy().tolist() == [3.0, -7.0, -7.0] and g2.numpy().tolist() == [-3.0, 7.0, 7.0]
+    r1, r2 = R.asymmetric_loss_vjp(v1, v2, dy=np.float64(1.0), a=3.0, b=7.0)
+    assert r1.tolist() == g1.numpy().tolist() and r2.tolist() == g2.numpy().tolist()
+
+
+def _book_data():
+    """The book's data: X uniform in [0, 1)^2, y = x1 + x2 + noise in [-0.05, 0.05) (seeded)."""
+    rdm = np.random.RandomState(1)
+    x = rdm.rand(128, 2)
+    y = (x[:, 0] + x[:, 1] + rdm.rand(128) / 10.0 - 0.05)[:, None]
+    return x, y
+
+
+def _train_numpy(x, y, w0, lr, steps, loss_more, loss_less):
+    w, trace = w0.copy(), []
+    for _ in range(steps):
+        y_pred = x @ w
+        g_pred, _ = R.asymmetric_loss_vjp(y_pred, y, dy=np.float64(1.0), a=loss_more, b=loss_less)
+        w = w - lr * x.T @ g_pred
+        trace.append(w.copy())
+    return trace
+
+
+def _train_session(x, y, w0, lr, steps, loss_more, loss_less):
+    """The book's TF1 graph: v1 = prediction y, v2 = truth y_, a = loss_more, b = loss_less."""
+    g = tf.Graph()
+    with g.as_default():
+        xs = tf.compat.v1.placeholder(tf.float64, (None, 2))
+        ys = tf.compat.v1.placeholder(tf.float64, (None, 1))
+        w = tf.compat.v1.Variable(w0)
+        y_pred = tf.matmul(xs, w)
+        loss = T.asymmetric_loss(y_pred, ys, a=loss_more, b=loss_less)
+        step = tf.compat.v1.train.GradientDescentOptimizer(lr).minimize(loss)
+        init = tf.compat.v1.global_variables_initializer()
+    trace = []
+    with tf.compat.v1.Session(graph=g) as sess:
+        sess.run(init)
+        for _ in range(steps):
+            sess.run(step, {xs: x, ys: y})
+            trace.append(sess.run(w))
+    return trace
+
+
+@pytest.mark.parametrize("loss_more,loss_less,side", [(1.0, 10.0, "above"), (10.0, 1.0, "below")])
+def test_asymmetric_loss_pushes_weights_above_1_when_under_prediction_costs_more(loss_more, loss_less, side):
+    """The book: loss = tf.reduce_sum(tf.where(tf.greater(y, y_), (y - y_) * loss_more,
+    (y_ - y) * loss_less)) with y the prediction, i.e.
+    asymmetric_loss(y_pred, y_true, a=loss_more, b=loss_less) (v1 = prediction; the
+    brief's a=loss_less, b=loss_more swaps the book's constants). Full-batch gradient
+    descent from w = 1 in float64: the NumPy loop on the reference gradient and a real
+    Session with GradientDescentOptimizer agree step by step."""
+    x, y = _book_data()
+    # lr a power of 2: the optimizer makes its learning rate a float32 tensor first
+    w0, lr, steps = np.ones((2, 1)), 2.0 ** -12, 60
+    ref = _train_numpy(x, y, w0, lr, steps, loss_more, loss_less)
+    tfs = _train_session(x, y, w0, lr, steps, loss_more, loss_less)
+    for i, (a, b) in enumerate(zip(ref, tfs)):
+        np.testing.assert_allclose(b, a, rtol=1e-12, err_msg=f"step {i}")
+    w = np.mean(ref[-20:], axis=0)  # GD on a piecewise-linear loss hovers; average the tail
+    assert (np.all(w > 1) if side == "above" else np.all(w < 1)), (side, w.ravel())

@@ -1,0 +1,70 @@
+"""Loss functions in TensorFlow: the classic TF1 lines and the tf.nn ops a TF2
+model calls (Keras's loss objects wrap the same ops; tests/test_losses.py
+checks they agree). The tests run each function eagerly, in tf.function, under
+XLA and in a TF1 graph + Session.
+"""
+import tensorflow as tf
+
+from tfimpl._autodiff import vjp
+
+
+def clipped_cross_entropy(y_true, y_pred, eps=1e-10):
+    """The TF1 book line ``-tf.reduce_mean(y_ * tf.log(tf.clip_by_value(y, 1e-10, 1.0)))``
+    (tf.log is tf.math.log in TF2). clip_by_value converts eps to y_pred's
+    dtype: in float16 1e-10 becomes 0 and the clip no longer protects log."""
+    return -tf.reduce_mean(y_true * tf.math.log(tf.clip_by_value(y_pred, eps, 1.0)))
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
+    """tf.nn.softmax_cross_entropy_with_logits: one fused, max-shifted kernel;
+    gradients flow into labels as well as logits (TF1's op stopped them at labels).
+
+    A negative axis other than -1 is made positive first: TF 2.21 moves the class
+    axis last with tf.range(axis, ...), which fails for axis = -2, -3, ..."""
+    rank = _require_rank_at_least_1(logits)
+    if rank is not None and -rank <= axis < -1:
+        axis += rank
+    return tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits, axis=axis)
+
+
+def sparse_softmax_cross_entropy_with_logits(labels, logits):
+    """tf.nn.sparse_softmax_cross_entropy_with_logits, with the class ids checked first:
+    TF's CPU kernel rejects an id outside [0, classes), its GPU kernel returns NaN.
+    The asserts make eager, tf.function and Session runs reject it on every device;
+    XLA drops Assert ops, so a jit-compiled call still returns NaN (see the test)."""
+    _require_rank_at_least_1(logits)
+    labels = tf.convert_to_tensor(labels)
+    classes = tf.cast(tf.shape(logits)[-1], labels.dtype)
+    with tf.control_dependencies([
+            tf.debugging.assert_non_negative(labels, message="labels must be class ids >= 0"),
+            tf.debugging.assert_less(labels, classes, message="labels must be class ids < classes")]):
+        labels = tf.identity(labels)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def mean_squared_error(y_true, y_pred):
+    """The TF1 book line ``tf.reduce_mean(tf.square(y_ - y))``."""
+    return tf.reduce_mean(tf.square(y_true - y_pred))
+
+
+def asymmetric_loss(v1, v2, a, b):
+    """The TF1 book's custom loss
+    ``tf.reduce_sum(tf.where(tf.greater(v1, v2), (v1 - v2) * a, (v2 - v1) * b))``
+    (TF1 wrote tf.select, later tf.where; TF2's tf.where is where_v2)."""
+    return tf.reduce_sum(tf.where(tf.greater(v1, v2), (v1 - v2) * a, (v2 - v1) * b))
+
+
+def _require_rank_at_least_1(logits):
+    """A rank-0 logits tensor makes the ops fail with an IndexError while tracing under XLA."""
+    rank = tf.convert_to_tensor(logits).shape.rank
+    if rank is not None and rank < 1:
+        raise ValueError(f"logits must have rank >= 1, got rank {rank}")
+    return rank
+
+
+# Derivatives: GradientTape's pull-back of dy through each function above.
+clipped_cross_entropy_vjp = vjp(clipped_cross_entropy, wrt=(0, 1))
+softmax_cross_entropy_with_logits_vjp = vjp(softmax_cross_entropy_with_logits, wrt=(0, 1))
+sparse_softmax_cross_entropy_with_logits_vjp = vjp(sparse_softmax_cross_entropy_with_logits, wrt=(1,))
+mean_squared_error_vjp = vjp(mean_squared_error, wrt=(0, 1))
+asymmetric_loss_vjp = vjp(asymmetric_loss, wrt=(0, 1))
