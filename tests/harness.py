@@ -197,9 +197,11 @@ def context(concept, check, dtype, mode, fn, sample, device="cpu"):
 def check_values(concept, sample, dtype, mode, device="cpu"):
     """TF's value in ``mode`` agrees with the float64 reference within the dtype's tolerance."""
     s = cast(sample, dtype)
-    expected = reference(concept.ref, s)
-    actual = run(concept.tf, s, mode, device)
-    return assert_agree(actual, expected, dtype, concept.tol[dtype],
+    return _judge_values(concept, s, run(concept.tf, s, mode, device), dtype, mode, device)
+
+
+def _judge_values(concept, s, actual, dtype, mode, device):
+    return assert_agree(actual, reference(concept.ref, s), dtype, concept.tol[dtype],
                         context(concept.name, "value", dtype, mode, concept.tf, s, device),
                         record=(concept.name, "value", dtype, mode))
 
@@ -222,14 +224,41 @@ def as_tuple(g):
 
 def check_gradient(concept, sample, dy, dtype, mode, device="cpu"):
     """TF's GradientTape gradient in ``mode`` agrees with the hand-derived reference gradient."""
+    sd = _with_cotangent(sample, dy, dtype)
+    return _judge_gradient(concept, sd, run(_dy_last(concept.tf_vjp), sd, mode, device), dtype, mode, device)
+
+
+def check_values_and_gradient(concept, sample, dy, dtype, mode, device="cpu"):
+    """check_values and check_gradient from one TF function returning both, so XLA
+    compiles once per shape instead of twice."""
+    sd = _with_cotangent(sample, dy, dtype)
+    value, grads = run(_value_and_vjp(concept.tf, concept.tf_vjp), sd, mode, device)
+    s = Sample(sd.args[:-1], sd.kwargs, sd.id)
+    return (_judge_values(concept, s, value, dtype, mode, device),
+            _judge_gradient(concept, sd, grads, dtype, mode, device))
+
+
+def _with_cotangent(sample, dy, dtype):
+    """The sample cast to ``dtype`` with dy (cast too) appended as the last argument."""
     s = cast(sample, dtype)
     dy = tf.nest.map_structure(lambda d: np.asarray(d).astype(np_dtype(dtype)), dy)
-    sd = Sample(s.args + (dy,), s.kwargs, s.id)
+    return Sample(s.args + (dy,), s.kwargs, s.id)
+
+
+def _judge_gradient(concept, sd, actual, dtype, mode, device):
     expected = as_tuple(reference(_dy_last(concept.ref_vjp), sd))
-    actual = as_tuple(run(_dy_last(concept.tf_vjp), sd, mode, device))
-    return assert_agree(actual, expected, dtype, (concept.grad_tol or concept.tol)[dtype],
+    return assert_agree(as_tuple(actual), expected, dtype, (concept.grad_tol or concept.tol)[dtype],
                         context(concept.name, "gradient", dtype, mode, concept.tf_vjp, sd, device),
                         record=(concept.name, "gradient", dtype, mode))
+
+
+@functools.lru_cache(maxsize=None)
+def _value_and_vjp(fn, vjp_fn):
+    """(fn(*args), vjp_fn(*args, dy=dy)) with dy the last positional argument."""
+    def f(*args, **kwargs):
+        return fn(*args[:-1], **kwargs), vjp_fn(*args[:-1], dy=args[-1], **kwargs)
+    f.__name__, f.__module__ = f"{fn.__name__}_and_vjp", fn.__module__
+    return f
 
 
 FD_STEP = 1e-3
