@@ -9,6 +9,7 @@ import numpy as np
 
 from reference import _checks as check
 from reference._checks import in_float64
+from reference.activations import log_softmax
 
 
 def _mean(x):
@@ -47,7 +48,7 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     Taking log_softmax (a max-shifted log-sum-exp) instead of log(softmax)
     keeps the loss exact where softmax underflows to 0."""
     _check_dense(labels, logits, axis)
-    return -np.sum(labels * _log_softmax(logits, axis), axis=axis)
+    return -np.sum(labels * log_softmax(logits, axis=axis), axis=axis)
 
 
 @in_float64
@@ -56,7 +57,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
     Mirrors tf.nn.sparse_softmax_cross_entropy_with_logits; equals the dense
     loss with one-hot labels. An id outside [0, classes) is an error."""
     _check_sparse(labels, logits)
-    picked = np.take_along_axis(_log_softmax(logits, -1), labels[..., None].astype(np.intp), axis=-1)
+    picked = np.take_along_axis(log_softmax(logits, axis=-1), labels[..., None].astype(np.intp), axis=-1)
     return -picked[..., 0]
 
 
@@ -80,12 +81,6 @@ def asymmetric_loss(v1, v2, a, b):
     check.floating(v2, "v2")
     check.same_shape(v1, v2, "v1", "v2")
     return np.sum(np.where(v1 > v2, (v1 - v2) * a, (v2 - v1) * b))
-
-
-def _log_softmax(z, axis):
-    z = z - np.max(z, axis=axis, keepdims=True, initial=-np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
 def _check_dense(labels, logits, axis):
@@ -134,7 +129,7 @@ def softmax_cross_entropy_with_logits_vjp(labels, logits, dy, axis=-1):
     softmax - labels when each row of labels sums to 1 (TF's kernel returns
     softmax - labels whatever the labels sum to; see tests/test_losses.py)."""
     dy = np.expand_dims(dy, axis)
-    log_s = _log_softmax(logits, axis)
+    log_s = log_softmax(logits, axis=axis)
     return -dy * log_s, dy * (np.exp(log_s) * np.sum(labels, axis=axis, keepdims=True) - labels)
 
 
@@ -142,7 +137,7 @@ def softmax_cross_entropy_with_logits_vjp(labels, logits, dy, axis=-1):
 def sparse_softmax_cross_entropy_with_logits_vjp(labels, logits, dy):
     """Gradient wrt logits: softmax(logits) - one_hot(labels)."""
     one_hot = np.arange(logits.shape[-1]) == labels[..., None]
-    return dy[..., None] * (np.exp(_log_softmax(logits, -1)) - one_hot)
+    return dy[..., None] * (np.exp(log_softmax(logits, axis=-1)) - one_hot)
 
 
 @in_float64

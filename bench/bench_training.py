@@ -1,0 +1,127 @@
+"""The matmul-heavy cases of training: an MLP's forward pass and forward + backward
+(loss and every layer's gradient), NumPy against TF eager, tf.function and XLA, at
+several batch sizes and widths, float32, CPU and GPU. Each records the FLOP/s it
+achieves; a plain square matmul timed in the same run gives the machine's matmul
+FLOP/s to read them against. Each result is first checked against float64."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import reference.nn as R
+import tfimpl.nn as T
+from bench.conftest import on_device, record, require_device, skip_numpy_on_gpu, timed_tf
+from conftest import device_params
+from tests import harness as H
+from tests.catalog import Tol
+
+IMPLS = ("numpy", "eager", "function", "xla")
+DEPTH = 3  # layers: width -> width -> width -> classes
+CLASSES = 10
+
+
+def shapes(config):
+    """(batch, width) cases: all of them with --benchmark, the smallest as a smoke check."""
+    cases = [(32, 64), (256, 256), (2048, 512)]
+    return cases if config.getoption("benchmark") else cases[:1]
+
+
+def pytest_generate_tests(metafunc):
+    if "batch_width" in metafunc.fixturenames:
+        cases = shapes(metafunc.config)
+        metafunc.parametrize("batch_width", cases, ids=[f"b{b}-w{w}" for b, w in cases])
+
+
+def problem(batch, width, rng):
+    sizes = [width] * DEPTH + [CLASSES]
+    params = [(rng.standard_normal((a, b)).astype(np.float32) / np.float32(np.sqrt(a)),
+               rng.standard_normal(b).astype(np.float32) * np.float32(0.1)) for a, b in zip(sizes, sizes[1:])]
+    x = rng.standard_normal((batch, width)).astype(np.float32)
+    labels = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, batch)]
+    flops = 2 * batch * sum(a * b for a, b in zip(sizes, sizes[1:]))  # one multiply-add per weight per row
+    return x, labels, params, flops
+
+
+def tolerance(width):
+    """A width-K dot product of O(1) terms (weights scaled by 1/sqrt(K)) rounds K partial
+    sums: worst case K eps at scale sqrt(K) per layer, DEPTH layers deep."""
+    return Tol(DEPTH * width, "worst case: K roundings of a K-term dot product per layer", floor=np.sqrt(width))
+
+
+def flat_params(params):
+    return [a for pair in params for a in pair]
+
+
+def pairs(flat):
+    return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+
+
+def tf_forward(x, *wb):
+    return T.mlp_forward(x, pairs(wb), "relu")
+
+
+def tf_forward_backward(x, labels, *wb):
+    loss, grads = T.mlp_gradients(x, labels, pairs(wb), "relu")
+    return (loss, *[g for pair in grads for g in pair])
+
+
+def compiled(fn, impl, arrays):
+    if impl == "eager":
+        return fn
+    specs = [tf.TensorSpec(a.shape, a.dtype) for a in arrays]
+    return tf.function(fn, input_signature=specs, jit_compile=(impl == "xla"))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("pass_", ["forward", "forward-backward"])
+@pytest.mark.parametrize("device", [p for p in device_params("mlp")])
+def bench_mlp(benchmark, device, pass_, impl, batch_width, rng):
+    require_device(device)
+    skip_numpy_on_gpu(impl, device)
+    batch, width = batch_width
+    x, labels, params, flops = problem(batch, width, rng)
+    if pass_ == "forward":
+        expected = R.mlp_forward(x.astype(np.float64), [(w.astype(np.float64), b.astype(np.float64))
+                                                        for w, b in params], "relu")
+        arrays = [x, *flat_params(params)]
+        ref_call, tf_fn = (lambda: R.mlp_forward(x, params, "relu")), tf_forward
+    else:
+        flops *= 3  # backward: one matmul for dW and one for dX per layer, each as costly as the forward
+        loss, grads = R.mlp_gradients(x.astype(np.float64), labels, [(w.astype(np.float64), b.astype(np.float64))
+                                                                    for w, b in params], "relu")
+        expected = (loss, *[g for pair in grads for g in pair])
+        arrays = [x, labels, *flat_params(params)]
+        ref_call, tf_fn = (lambda: R.mlp_gradients(x, labels, params, "relu")), tf_forward_backward
+    if impl == "numpy":
+        call = ref_call
+        out = call()
+        actual = out if pass_ == "forward" else (out[0], *[g for pair in out[1] for g in pair])
+    else:
+        call = timed_tf(compiled(tf_fn, impl, arrays), on_device(arrays, device), device)
+        actual = tf.nest.map_structure(lambda t: t.numpy(), call())
+    err = H.assert_agree(actual, expected, "float32", tolerance(width),
+                         f"benchmark mlp {pass_} [{impl}, {device}, batch {batch}, width {width}]")
+    benchmark.group = f"mlp-{pass_}-b{batch}-w{width}"
+    benchmark(call)
+    record(benchmark, kind="mlp", impl=impl, device=device, flops=flops, max_err_eps=err)
+
+
+@pytest.mark.parametrize("impl", ["numpy", "tf"])
+@pytest.mark.parametrize("device", [p for p in device_params("matmul")])
+def bench_matmul(benchmark, device, impl, rng):
+    """The machine's matmul FLOP/s: a square float32 matmul, n = 1024 (64 with timing off)."""
+    require_device(device)
+    skip_numpy_on_gpu(impl, device)
+    n = 1024 if benchmark.enabled else 64
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    if impl == "numpy":
+        def call():
+            return a @ b
+    else:
+        call = timed_tf(tf.matmul, on_device([a, b], device), device)
+    actual = np.asarray(call())
+    err = H.assert_agree(actual, a.astype(np.float64) @ b.astype(np.float64), "float32",
+                         Tol(n, "worst case: n roundings of an n-term dot product", floor=np.sqrt(n)),
+                         f"benchmark matmul [{impl}, {device}, n={n}]")
+    benchmark.group = f"matmul-n{n}"
+    benchmark(call)
+    record(benchmark, kind="matmul", impl=impl, device=device, flops=2 * n ** 3, max_err_eps=err)
