@@ -125,3 +125,45 @@ def bench_matmul(benchmark, device, impl, rng):
     benchmark.group = f"matmul-n{n}"
     benchmark(call)
     record(benchmark, kind="matmul", impl=impl, device=device, flops=2 * n ** 3, max_err_eps=err)
+
+
+EMA_VARIABLES = 100
+
+
+@pytest.mark.parametrize("impl", ["numpy", "eager", "function"])
+@pytest.mark.parametrize("device", [p for p in device_params("ema-100-variables")])
+def bench_ema_over_many_variables(benchmark, device, impl, size, rng):
+    """One moving-average update of 100 variables holding ``size`` floats in all:
+    a NumPy loop of reference.moving_average.ema_update against one
+    tf.train.ExponentialMovingAverage(0.99).apply(variables), eager and in tf.function."""
+    require_device(device)
+    skip_numpy_on_gpu(impl, device)
+    import reference.moving_average as R_ema
+    from tests.catalog import all_concepts
+    tol = next(c for c in all_concepts() if c.name == "ema_update").tol["float32"]
+    per = max(size // EMA_VARIABLES, 1)
+    shadows = [rng.standard_normal(per).astype(np.float32) for _ in range(EMA_VARIABLES)]
+    values = [rng.standard_normal(per).astype(np.float32) for _ in range(EMA_VARIABLES)]
+    expected = [R_ema.ema_update(s.astype(np.float64), v.astype(np.float64), 0.99) for s, v in zip(shadows, values)]
+    if impl == "numpy":
+        def call():
+            return [R_ema.ema_update(s, v, 0.99) for s, v in zip(shadows, values)]
+        actual = call()
+    else:
+        with tf.device(H.DEVICES[device]):
+            variables = [tf.Variable(s) for s in shadows]
+            ema = tf.train.ExponentialMovingAverage(0.99)
+            ema.apply(variables)  # creates the shadows, equal to the variables' values
+            for var, v in zip(variables, values):
+                var.assign(v)  # the parameters move; the shadows follow on the next apply
+        def apply():
+            ema.apply(variables)  # its return value (an op in graphs) is not needed
+        call = timed_tf(apply if impl == "eager" else tf.function(apply), [], device)
+        call()
+        actual = [ema.average(var).numpy() for var in variables]
+    err = H.assert_agree(actual, expected, "float32", tol,
+                         f"benchmark ema over {EMA_VARIABLES} variables [{impl}, {device}, n={size}]")
+    benchmark.group = f"ema-{EMA_VARIABLES}-variables-n{size}"
+    benchmark(call)
+    record(benchmark, kind="ema", impl=impl, size=size, device=device, bytes=3 * 4 * per * EMA_VARIABLES,
+           max_err_eps=err)

@@ -1,17 +1,29 @@
-"""The agreement report: worst error against the float64 reference, in units of
-the dtype's machine epsilon, beside the tolerance the tests allow.
+"""The agreement report: the worst error against the float64 reference seen in a run,
+in units of the dtype's machine epsilon, per concept x check x dtype x mode, beside
+the tolerance the tests allow.
 
     pytest tests/test_catalog.py --agreement-report -q
 """
+from tests.catalog import MODES
 
 
 def format_report(record):
-    """``record``: (concept, check, dtype, mode) -> (worst error in eps, tolerance in eps)."""
+    """``record``: (concept, check, dtype, mode) -> (worst error in eps, tolerance in eps).
+    One row per concept x check x dtype, one column per mode; "used" is the largest
+    share of the tolerance any mode needed."""
     if not record:
         return "no agreement checks ran\n"
-    rows = [("concept", "check", "dtype", "mode", "worst (eps)", "tolerance (eps)", "used")]
-    for (concept, check, dtype, mode), (worst, tol) in sorted(record.items()):
-        used = f"{worst / tol:.0%}" if tol else ("exact" if worst == 0 else "OVER")
-        rows.append((concept, check, dtype, mode, f"{worst:.3g}", f"{tol:g}", used))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n" for r in rows)
+    rows = {}
+    for (concept, check, dtype, mode), (worst, tol) in record.items():
+        rows.setdefault((concept, check, dtype), {})[mode] = (worst, tol)
+    table = [("concept", "check", "dtype", *MODES, "tolerance", "used")]
+    for key in sorted(rows):
+        cells = rows[key]
+        tol = max(t for _, t in cells.values())
+        worst = max(w for w, _ in cells.values())
+        used = f"{worst / tol:.0%}" if tol else ("exact" if worst == 0 else "over")
+        table.append((*key, *(f"{cells[m][0]:.3g}" if m in cells else "-" for m in MODES), f"{tol:g}", used))
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "worst error against the float64 reference, in eps of the dtype\n" + "\n".join(lines) + "\n"
