@@ -47,12 +47,12 @@ EXACT_GRAD = {d: Tol(0, "dy * (x > 0) is dy or 0: exact in every dtype") for d i
               ("float16", "bfloat16", "float32", "float64")}
 
 
-def transcendental(f32, f64, why32, why64):
+def transcendental(f32, f64, why32, why64, low=1, why_low=None):
     """Tolerances for an op evaluated once per element (exp, tanh). float16 and
-    bfloat16 are computed in float32 and rounded on CPU, GPU and XLA alike: half
-    an ulp of the result plus float32's error, so 1 eps covers them."""
-    low = "computed in float32 and rounded once: <= 0.5 ulp, and ulp <= eps * |value|"
-    return {"float16": Tol(1, low), "bfloat16": Tol(1, low),
+    bfloat16 are mostly computed in float32 and rounded: half an ulp of the result
+    plus float32's error, so 1 eps covers them unless ``why_low`` says otherwise."""
+    why_low = why_low or "computed in float32 and rounded once: <= 0.5 ulp, and ulp <= eps * |value|"
+    return {"float16": Tol(low, why_low), "bfloat16": Tol(low, why_low),
             "float32": Tol(f32, why32), "float64": Tol(f64, why64)}
 
 
@@ -85,7 +85,9 @@ CATALOG = [
         samples=lambda: elementwise(60.0), edges=elementwise_edges(1e4),
         grad_tol=from_output(8),
         tol=transcendental(4, 4, "Eigen's float32 logistic: exp, add, divide, each <= 0.5 ulp, plus cancellation-free form",
-                           "exp, add, divide in float64: each <= 0.5 ulp"),
+                           "exp, add, divide in float64: each <= 0.5 ulp",
+                           low=2, why_low="in a TF1 graph the bfloat16 logistic is not float32 rounded once: "
+                                          "sigmoid(-1.9375) comes out 2 ulp high (0.12695 for 0.12592), 1.05 eps"),
         grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
         errors=(wrong_dtype(),), bench=dense_bench,
     ),
