@@ -92,6 +92,13 @@ class Concept:
         return dataclasses.replace(self, **changes)
 
 
+def tf_errors():
+    """What TensorFlow raises for bad input, by mode: InvalidArgumentError from a kernel
+    (eager, Session), ValueError or TypeError while tracing (tf.function, XLA, graph building)."""
+    import tensorflow as tf
+    return (tf.errors.InvalidArgumentError, ValueError, TypeError)
+
+
 def call_text(fn_name, args, kwargs):
     """A one-line, copy-pasteable call: arrays written out with their dtype."""
     def lit(a):

@@ -4,15 +4,12 @@ from hypothesis import strategies as st
 
 import reference.activations as R
 import tfimpl.activations as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol
+from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
 
 
-def _tf_errors():
-    import tensorflow as tf
-    return (tf.errors.InvalidArgumentError, ValueError, TypeError)
 
 
 # --- the elementwise functions ----------------------------------------------
@@ -67,7 +64,7 @@ def from_output(ulps):
 
 def wrong_dtype(arg="x"):
     return ErrorCase(f"integer-{arg}", (np.array([1, 2, 3]),), {}, TypeError,
-                     rf"{arg} must be a floating-point array, got dtype int64", _tf_errors())
+                     rf"{arg} must be a floating-point array, got dtype int64", tf_errors())
 
 
 CATALOG = [
@@ -77,7 +74,7 @@ CATALOG = [
         tol=EXACT, grad_tol=EXACT_GRAD, off_kink=off_zero,
         grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
         errors=(ErrorCase("bool-x", (np.array([True, False]),), {}, TypeError,
-                          r"x must be a real number array \(float or integer\), got dtype bool", _tf_errors()),),
+                          r"x must be a real number array \(float or integer\), got dtype bool", tf_errors()),),
         bench=dense_bench,
     ),
     Concept(
@@ -123,11 +120,11 @@ SOFTMAX_EDGES = (
 
 SOFTMAX_ERRORS = (
     ErrorCase("rank-0", (np.array(1.0),), {}, ValueError,
-              r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", _tf_errors()),
+              r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", tf_errors()),
     ErrorCase("axis-out-of-range", (np.ones((2, 3)),), {"axis": 2}, ValueError,
-              r"axis 2 is out of range for an array of rank 2 \(expected -2 <= axis < 2\)", _tf_errors()),
+              r"axis 2 is out of range for an array of rank 2 \(expected -2 <= axis < 2\)", tf_errors()),
     ErrorCase("integer-logits", (np.array([[1, 2, 3]]),), {}, TypeError,
-              r"logits must be a floating-point array, got dtype int64", _tf_errors()),
+              r"logits must be a floating-point array, got dtype int64", tf_errors()),
 )
 
 # Softmax computes z = x - max(x) in the working precision: z carries an absolute

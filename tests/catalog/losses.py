@@ -4,15 +4,12 @@ from hypothesis import strategies as st
 
 import reference.losses as R
 import tfimpl.losses as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol
+from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
 
 
-def _tf_errors():
-    import tensorflow as tf
-    return (tf.errors.InvalidArgumentError, ValueError, TypeError)
 
 
 def pair(bound_a, bound_b=None, min_rank=0, elements_b=None, min_side=0):
@@ -30,7 +27,7 @@ def _normalised(x, axis):
 def mismatch(*names, **kwargs):
     a, b = names
     return ErrorCase("mismatched-shapes", (np.ones((4, 3)), np.ones((4, 5))), kwargs, ValueError,
-                     rf"{a} shape \(4, 3\) does not match {b} shape \(4, 5\)", _tf_errors())
+                     rf"{a} shape \(4, 3\) does not match {b} shape \(4, 5\)", tf_errors())
 
 
 # --- clipped_cross_entropy ------------------------------------------------------------
@@ -97,7 +94,7 @@ CATALOG = [
         grad_edges=("empty-batch", "one-element", "prediction-zero", "extreme-magnitude"),
         errors=(mismatch("y_true", "y_pred"),
                 ErrorCase("integer-y_pred", (np.ones((2, 2)), np.array([[1, 0], [0, 1]])), {}, TypeError,
-                          r"y_pred must be a floating-point array, got dtype int64", _tf_errors())),
+                          r"y_pred must be a floating-point array, got dtype int64", tf_errors())),
         bench=clipped_bench, dtypes=("bfloat16", "float32", "float64"),
     ),
 ]
@@ -181,12 +178,12 @@ CATALOG += [
         grad_edges=("empty-batch", "empty-classes", "one-element", "extreme-magnitude", "axis-0"),
         errors=(mismatch("labels", "logits"),
                 ErrorCase("rank-0", (np.array(1.0), np.array(1.0)), {}, ValueError,
-                          r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", _tf_errors()),
+                          r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", tf_errors()),
                 ErrorCase("axis-out-of-range", (np.ones((2, 3)), np.ones((2, 3))), {"axis": 2}, ValueError,
                           r"axis 2 is out of range for an array of rank 2 \(expected -2 <= axis < 2\)",
-                          _tf_errors()),
+                          tf_errors()),
                 ErrorCase("integer-logits", (np.ones((1, 3)), np.array([[1, 2, 3]])), {}, TypeError,
-                          r"logits must be a floating-point array, got dtype int64", _tf_errors())),
+                          r"logits must be a floating-point array, got dtype int64", tf_errors())),
         bench=dense_bench,
     ),
     Concept(
@@ -199,11 +196,11 @@ CATALOG += [
         # returns NaN, so it cannot be rejected in every mode; test_losses.py pins it per mode.
         errors=(ErrorCase("wrong-rank-labels", (np.ones((4, 1), np.int64), np.ones((4, 5))), {}, ValueError,
                           r"labels shape \(4, 1\) does not match logits shape \(4, 5\) without its class "
-                          r"axis, \(4,\)", _tf_errors()),
+                          r"axis, \(4,\)", tf_errors()),
                 ErrorCase("float-labels", (np.ones(4), np.ones((4, 5))), {}, TypeError,
-                          r"labels must be an integer array, got dtype float64", _tf_errors()),
+                          r"labels must be an integer array, got dtype float64", tf_errors()),
                 ErrorCase("rank-0", (np.array(1), np.array(1.0)), {}, ValueError,
-                          r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", _tf_errors())),
+                          r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", tf_errors())),
         bench=sparse_bench,
     ),
 ]
@@ -265,7 +262,7 @@ CATALOG += [
         off_kink=off_tie,
         grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
         errors=(ErrorCase("mismatched-shapes", (np.ones((4, 3)), np.ones((4, 5))), {"a": 1.0, "b": 10.0},
-                          ValueError, r"v1 shape \(4, 3\) does not match v2 shape \(4, 5\)", _tf_errors()),),
+                          ValueError, r"v1 shape \(4, 3\) does not match v2 shape \(4, 5\)", tf_errors()),),
         bench=lambda n, rng: Sample(regression_bench(n, rng).args, {"a": 10.0, "b": 1.0}),
     ),
 ]

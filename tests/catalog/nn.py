@@ -9,16 +9,13 @@ from hypothesis import strategies as st
 
 import reference.nn as R
 import tfimpl.nn as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol
+from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
 ACTS = (None, "relu", "sigmoid", "tanh")
 
 
-def _tf_errors():
-    import tensorflow as tf
-    return (tf.errors.InvalidArgumentError, ValueError, TypeError)
 
 
 # --- dense ------------------------------------------------------------------------
@@ -68,7 +65,7 @@ def dense_bench(n, rng):
 
 
 def shape_error(id_, x, w, b, match):
-    return ErrorCase(id_, (x, w, b), {}, ValueError, match, _tf_errors())
+    return ErrorCase(id_, (x, w, b), {}, ValueError, match, tf_errors())
 
 
 DENSE_ERRORS = (
@@ -77,9 +74,9 @@ DENSE_ERRORS = (
     shape_error("b-w-mismatch", np.ones((2, 3)), np.ones((3, 2)), np.ones(5),
                 r"b shape \(5,\) does not match w shape \(3, 2\) \(b.shape\[0\] must equal w.shape\[1\]\)"),
     ErrorCase("unknown-activation", (np.ones((2, 3)), np.ones((3, 2)), np.ones(2)), {"activation": "swish"},
-              ValueError, r"activation must be one of \[None, 'relu', 'sigmoid', 'tanh'\], got 'swish'", _tf_errors()),
+              ValueError, r"activation must be one of \[None, 'relu', 'sigmoid', 'tanh'\], got 'swish'", tf_errors()),
     ErrorCase("integer-x", (np.ones((2, 3), np.int64), np.ones((3, 2)), np.ones(2)), {}, TypeError,
-              r"x must be a floating-point array, got dtype int64", _tf_errors()),
+              r"x must be a floating-point array, got dtype int64", tf_errors()),
 )
 
 # z = sum_k x_k w_k + b over K <= 4 terms of size <= 2 * 2, so |terms| sum to <= 4 * 4 + 2 = 18.
@@ -145,7 +142,7 @@ def mlp_bench(n, rng):
 
 MLP_ERRORS = (
     ErrorCase("layer-mismatch", (np.ones((2, 3)), np.ones((3, 4)), np.ones(4), np.ones((5, 2)), np.ones(2)), {},
-              ValueError, r"x shape \(2, 4\) does not match w shape \(5, 2\)", _tf_errors()),
+              ValueError, r"x shape \(2, 4\) does not match w shape \(5, 2\)", tf_errors()),
 )
 
 # Per layer: <= 5 roundings at the layer's scale (see DENSE_TOL); the next layer's weights (|w| <= 1,

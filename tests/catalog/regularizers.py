@@ -4,15 +4,12 @@ from hypothesis import strategies as st
 
 import reference.regularizers as R
 import tfimpl.regularizers as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol
+from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
 
 
-def _tf_errors():
-    import tensorflow as tf
-    return (tf.errors.InvalidArgumentError, ValueError, TypeError)
 
 
 SCALES = st.sampled_from([0.0, 1e-3, 0.01, 0.5, 2.0])
@@ -60,9 +57,9 @@ def sum_tol(ulps_low, ulps32, ulps64, what):
 
 
 NEGATIVE_SCALE = ErrorCase("negative-scale", (np.ones(3),), {"scale": -0.1}, ValueError,
-                           r"scale must be >= 0, got -0.1", _tf_errors())
+                           r"scale must be >= 0, got -0.1", tf_errors())
 INTEGER_W = ErrorCase("integer-w", (np.array([1, 2, 3]),), {"scale": 0.1}, TypeError,
-                      r"w must be a floating-point array, got dtype int64", _tf_errors())
+                      r"w must be a floating-point array, got dtype int64", tf_errors())
 
 CATALOG = [
     Concept(
@@ -90,7 +87,7 @@ CATALOG = [
         grad_tol={d: Tol(1, "w * dy: one product") for d in ("float16", "bfloat16", "float32", "float64")},
         grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
         errors=(ErrorCase("integer-w", (np.array([1, 2, 3]),), {}, TypeError,
-                          r"w must be a floating-point array, got dtype int64", _tf_errors()),),
+                          r"w must be a floating-point array, got dtype int64", tf_errors()),),
         bench=bench(False),
     ),
 ]

@@ -12,15 +12,12 @@ from hypothesis import strategies as st
 
 import reference.schedules as R
 import tfimpl.schedules as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol
+from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
 
 
-def _tf_errors():
-    import tensorflow as tf
-    return (tf.errors.InvalidArgumentError, ValueError, TypeError)
 
 
 def samples():
