@@ -36,7 +36,7 @@ def bench_concept(benchmark, name, device, impl, size, rng):
         fn = H._bind(concept.tf, sample) if mode == "eager" else H._compiled(concept.tf, mode, device, sample)
         call = timed_tf(fn, on_device([a for a in sample.args if isinstance(a, np.ndarray)], device), device)
     actual = tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), call())
-    err = H.assert_agree(actual, expected, DTYPE, concept.tol[DTYPE],
+    err = H.assert_agree(actual, expected, DTYPE, concept.bench_tol or concept.tol[DTYPE],
                          f"benchmark {name} [{impl}, {device}, n={size}]")
     moved = nbytes(sample.args) + nbytes(actual)
     benchmark.group = f"{name}-n{size}"

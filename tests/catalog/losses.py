@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 import reference.losses as R
 import tfimpl.losses as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
+from tests.catalog import Concept, ErrorCase, Sample, Tol, LONG_SUM, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
@@ -95,7 +95,7 @@ CATALOG = [
         errors=(mismatch("y_true", "y_pred"),
                 ErrorCase("integer-y_pred", (np.ones((2, 2)), np.array([[1, 0], [0, 1]])), {}, TypeError,
                           r"y_pred must be a floating-point array, got dtype int64", tf_errors())),
-        bench=clipped_bench, dtypes=("bfloat16", "float32", "float64"),
+        bench=clipped_bench, dtypes=("bfloat16", "float32", "float64"), bench_tol=LONG_SUM,
     ),
 ]
 
@@ -250,7 +250,7 @@ CATALOG += [
         grad_tol=mean_tol(2, 2, 2, "difference (0.5 ulp) times 2/N (exact for N a power of 2, else 0.5 ulp)"),
         grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
         errors=(mismatch("y_true", "y_pred"),),
-        bench=regression_bench,
+        bench=regression_bench, bench_tol=LONG_SUM,
     ),
     Concept(
         name="asymmetric_loss", ref=R.asymmetric_loss, tf=T.asymmetric_loss,
@@ -263,6 +263,6 @@ CATALOG += [
         grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
         errors=(ErrorCase("mismatched-shapes", (np.ones((4, 3)), np.ones((4, 5))), {"a": 1.0, "b": 10.0},
                           ValueError, r"v1 shape \(4, 3\) does not match v2 shape \(4, 5\)", tf_errors()),),
-        bench=lambda n, rng: Sample(regression_bench(n, rng).args, {"a": 10.0, "b": 1.0}),
+        bench=lambda n, rng: Sample(regression_bench(n, rng).args, {"a": 10.0, "b": 1.0}), bench_tol=LONG_SUM,
     ),
 ]

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 import reference.regularizers as R
 import tfimpl.regularizers as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
+from tests.catalog import Concept, ErrorCase, Sample, Tol, LONG_SUM, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
@@ -69,7 +69,7 @@ CATALOG = [
         grad_tol={d: Tol(1, "scale * sign(w) * dy: scale rounded to the dtype, one product")
                   for d in ("float16", "bfloat16", "float32", "float64")},
         off_kink=off_zero, grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
-        errors=(NEGATIVE_SCALE, INTEGER_W), bench=bench(True),
+        errors=(NEGATIVE_SCALE, INTEGER_W), bench=bench(True), bench_tol=LONG_SUM,
     ),
     Concept(
         name="l2", ref=R.l2, tf=T.l2, ref_vjp=R.l2_vjp, tf_vjp=T.l2_vjp,
@@ -78,7 +78,7 @@ CATALOG = [
         grad_tol={d: Tol(2, "2 * scale * w * dy: scale rounded (0.5), two products")
                   for d in ("float16", "bfloat16", "float32", "float64")},
         grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
-        errors=(NEGATIVE_SCALE, INTEGER_W), bench=bench(True),
+        errors=(NEGATIVE_SCALE, INTEGER_W), bench=bench(True), bench_tol=LONG_SUM,
     ),
     Concept(
         name="l2_loss", ref=R.l2_loss, tf=T.l2_loss, ref_vjp=R.l2_loss_vjp, tf_vjp=T.l2_loss_vjp,
@@ -88,6 +88,6 @@ CATALOG = [
         grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
         errors=(ErrorCase("integer-w", (np.array([1, 2, 3]),), {}, TypeError,
                           r"w must be a floating-point array, got dtype int64", tf_errors()),),
-        bench=bench(False),
+        bench=bench(False), bench_tol=LONG_SUM,
     ),
 ]
