@@ -107,10 +107,9 @@ def pytest_sessionfinish(session):
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     """On the xdist controller: merge a finished worker's agreement record."""
-    from tests.harness import RECORD
+    from tests.harness import note_worst
     for key, (worst, tol) in json.loads(getattr(node, "workeroutput", {}).get("agreement", "[]")):
-        key = tuple(key)
-        RECORD[key] = max(RECORD.get(key, (0.0,))[0], worst), tol
+        note_worst(tuple(key), worst, tol)
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -147,8 +147,13 @@ def assert_agree(actual, expected, dtype, tol: Tol, context, record=None):
         where = f"output {i}: " if len(a_leaves) > 1 else ""
         worst = max(worst, _assert_leaf(np.asarray(a), np.asarray(e), dtype, tol, context, where))
     if record is not None:
-        RECORD[record] = max(RECORD.get(record, (0.0,))[0], worst), tol.ulps
+        note_worst(record, worst, tol.ulps)
     return worst
+
+
+def note_worst(key, worst, tol_ulps):
+    """Keep the largest error seen for ``key`` in RECORD (also merges xdist workers' records)."""
+    RECORD[key] = max(RECORD.get(key, (0.0,))[0], worst), tol_ulps
 
 
 def _assert_leaf(a, e, dtype, tol, context, where):

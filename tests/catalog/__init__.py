@@ -99,6 +99,23 @@ LONG_SUM = Tol(1024, "a float32 sum of up to 1e7 terms: the textbook bound is (n
                      "sum stays near 10 eps, but XLA's CPU reduction was measured 587 eps off at n = 1e7")
 
 
+def reduction_tol(ulps_low, ulps32, ulps64, what):
+    """Tolerances for a sum or mean of same-sign terms: no cancellation, so relative error.
+    float16 and bfloat16 reductions accumulate in float32 (TF's reduction_ops.h, and XLA),
+    so only the per-term and final roundings show; the samples sum at most 64 terms."""
+    return {"float16": Tol(ulps_low, f"{what}; each term rounded to float16, sum in float32, final rounding"),
+            "bfloat16": Tol(ulps_low, f"{what}; each term rounded to bfloat16, sum in float32, final rounding"),
+            "float32": Tol(ulps32, f"{what}; <= 64 terms summed in float32 (tree sum: ~log2(64) roundings)"),
+            "float64": Tol(ulps64, f"{what}; <= 64 terms summed in float64 (tree sum: ~log2(64) roundings)")}
+
+
+def off_zero(sample, margin):
+    """Move the first argument at least ``margin`` away from 0, the kink of relu and |w|."""
+    x = sample.args[0]
+    return Sample((np.where(np.abs(x) < margin, np.where(x < 0, -margin, margin), x),) + tuple(sample.args[1:]),
+                  sample.kwargs, sample.id)
+
+
 def tf_errors():
     """What TensorFlow raises for bad input, by mode: InvalidArgumentError from a kernel
     (eager, Session), ValueError or TypeError while tracing (tf.function, XLA, graph building)."""

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 import reference.activations as R
 import tfimpl.activations as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
+from tests.catalog import DTYPES, Concept, ErrorCase, Sample, Tol, off_zero, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
@@ -28,20 +28,12 @@ def elementwise_edges(big):
     )
 
 
-def off_zero(sample, margin):
-    """Move x away from 0, the kink of relu."""
-    (x,) = sample.args
-    return Sample((np.where(np.abs(x) < margin, np.where(x < 0, -margin, margin), x),), sample.kwargs, sample.id)
-
-
 def dense_bench(n, rng):
     return Sample((rng.standard_normal((n // 1000 or 1, 1000)) * 4,))
 
 
-EXACT = {d: Tol(0, "max(x, 0) returns one of its inputs: exact in every dtype") for d in
-         ("float16", "bfloat16", "float32", "float64")}
-EXACT_GRAD = {d: Tol(0, "dy * (x > 0) is dy or 0: exact in every dtype") for d in
-              ("float16", "bfloat16", "float32", "float64")}
+EXACT = {d: Tol(0, "max(x, 0) returns one of its inputs: exact in every dtype") for d in DTYPES}
+EXACT_GRAD = {d: Tol(0, "dy * (x > 0) is dy or 0: exact in every dtype") for d in DTYPES}
 
 
 def transcendental(f32, f64, why32, why64, low=1, why_low=None):
@@ -59,7 +51,7 @@ def from_output(ulps):
     1 - y cancels, so the error is absolute, about eps * |dy| (|dy| <= 1 here): floor 1."""
     why = ("TF's grad kernel uses the rounded output y; 1 - y cancels: absolute error ~ eps * |dy|, "
            "doubled where Eigen saturates y to exactly +-1 (tanh'(18) = 4 eps in float64 comes out 0)")
-    return {d: Tol(ulps, why, floor=1) for d in ("float16", "bfloat16", "float32", "float64")}
+    return {d: Tol(ulps, why, floor=1) for d in DTYPES}
 
 
 def wrong_dtype(arg="x"):

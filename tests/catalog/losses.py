@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 import reference.losses as R
 import tfimpl.losses as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol, LONG_SUM, tf_errors
+from tests.catalog import DTYPES, LONG_SUM, Concept, ErrorCase, Sample, Tol, reduction_tol, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
@@ -74,22 +74,13 @@ def clipped_bench(n, rng):
     return Sample((np.eye(m)[rng.integers(0, m, len(y))], y), {"eps": 1e-10})
 
 
-def mean_tol(ulps_low, ulps32, ulps64, what):
-    """A mean (or sum) of same-sign terms: no cancellation, so relative error. bfloat16 and
-    float16 reductions accumulate in float32 in TF's CPU kernels (reduction_ops.h) and XLA."""
-    return {"float16": Tol(ulps_low, f"{what}; each term rounded to float16, sum in float32, final rounding"),
-            "bfloat16": Tol(ulps_low, f"{what}; each term rounded to bfloat16, sum in float32, final rounding"),
-            "float32": Tol(ulps32, f"{what}; <= 64 terms summed in float32 (tree sum: ~log2(64) roundings)"),
-            "float64": Tol(ulps64, f"{what}; <= 64 terms summed in float64 (tree sum: ~log2(64) roundings)")}
-
-
 CATALOG = [
     Concept(
         name="clipped_cross_entropy", ref=R.clipped_cross_entropy, tf=T.clipped_cross_entropy,
         ref_vjp=R.clipped_cross_entropy_vjp, tf_vjp=T.clipped_cross_entropy_vjp, wrt=(0, 1),
         samples=clipped_samples, edges=CLIPPED_EDGES,
-        tol=mean_tol(3, 10, 10, "log (<= 1 ulp), product (0.5), mean of same-sign terms"),
-        grad_tol=mean_tol(3, 4, 4, "elementwise: log or divide (<= 1 ulp), multiply, divide by N"),
+        tol=reduction_tol(3, 10, 10, "log (<= 1 ulp), product (0.5), mean of same-sign terms"),
+        grad_tol=reduction_tol(3, 4, 4, "elementwise: log or divide (<= 1 ulp), multiply, divide by N"),
         off_kink=clipped_off_kink,
         grad_edges=("empty-batch", "one-element", "prediction-zero", "extreme-magnitude"),
         errors=(mismatch("y_true", "y_pred"),
@@ -246,8 +237,8 @@ CATALOG += [
         name="mean_squared_error", ref=R.mean_squared_error, tf=T.mean_squared_error,
         ref_vjp=R.mean_squared_error_vjp, tf_vjp=T.mean_squared_error_vjp, wrt=(0, 1),
         samples=lambda: pair(10.0, min_side=1).map(lambda ab: Sample(ab)), edges=REGRESSION_EDGES,
-        tol=mean_tol(3, 10, 10, "difference (0.5 ulp, doubled by squaring), square (0.5), mean of >= 0 terms"),
-        grad_tol=mean_tol(2, 2, 2, "difference (0.5 ulp) times 2/N (exact for N a power of 2, else 0.5 ulp)"),
+        tol=reduction_tol(3, 10, 10, "difference (0.5 ulp, doubled by squaring), square (0.5), mean of >= 0 terms"),
+        grad_tol=reduction_tol(2, 2, 2, "difference (0.5 ulp) times 2/N (exact for N a power of 2, else 0.5 ulp)"),
         grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
         errors=(mismatch("y_true", "y_pred"),),
         bench=regression_bench, bench_tol=LONG_SUM,
@@ -256,9 +247,9 @@ CATALOG += [
         name="asymmetric_loss", ref=R.asymmetric_loss, tf=T.asymmetric_loss,
         ref_vjp=R.asymmetric_loss_vjp, tf_vjp=T.asymmetric_loss_vjp, wrt=(0, 1),
         samples=asymmetric_samples, edges=with_ab(REGRESSION_EDGES, 10.0, 1.0),
-        tol=mean_tol(3, 10, 10, "difference (0.5 ulp), times a or b (0.5), sum of >= 0 terms"),
+        tol=reduction_tol(3, 10, 10, "difference (0.5 ulp), times a or b (0.5), sum of >= 0 terms"),
         grad_tol={d: Tol(0.5, "a or -b times dy: one rounding (a, b are small integers or halves)")
-                  for d in ("float16", "bfloat16", "float32", "float64")},
+                  for d in DTYPES},
         off_kink=off_tie,
         grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
         errors=(ErrorCase("mismatched-shapes", (np.ones((4, 3)), np.ones((4, 5))), {"a": 1.0, "b": 10.0},

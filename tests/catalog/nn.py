@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import reference.nn as R
 import tfimpl.nn as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
+from tests.catalog import DTYPES, Concept, ErrorCase, Sample, Tol, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
@@ -93,7 +93,7 @@ DENSE_TOL = {
 # dx = dz @ w.T, dw = x.T @ dz, db = sum(dz): sums of <= 4 products of |dy| <= 1, |act'| <= 1, |x|, |w| <= 2;
 # act'(z) is itself a few roundings of exp; each result <= 5 roundings at scale 8 (floor 8) plus act' error.
 DENSE_GRAD_TOL = {d: Tol(12, "<= 4-term sums of dy * act'(z) * (x or w) at scale 8: 5 roundings + act'(z)'s few ulps",
-                         floor=8) for d in ("float16", "bfloat16", "float32", "float64")}
+                         floor=8) for d in DTYPES}
 
 
 # --- mlp_forward ------------------------------------------------------------------
@@ -149,7 +149,7 @@ MLP_ERRORS = (
 # <= 4 of them) carry an absolute error on to at most 4x, while the scale itself grows the same 4x,
 # so the error stays ~5 roundings per layer relative to the current scale: 3 layers -> ~16, floor 16.
 MLP_TOL = {d: Tol(24, "3 layers x (5 roundings of a <= 4-term dot product + bias + the activation's few ulps), "
-                      "relative to a scale of 16", floor=16) for d in ("float16", "bfloat16", "float32", "float64")}
+                      "relative to a scale of 16", floor=16) for d in DTYPES}
 
 
 CATALOG = [

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 import reference.regularizers as R
 import tfimpl.regularizers as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol, LONG_SUM, tf_errors
+from tests.catalog import DTYPES, LONG_SUM, Concept, ErrorCase, Sample, Tol, off_zero, reduction_tol, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
@@ -34,26 +34,10 @@ def edges(scale):
     )
 
 
-def off_zero(sample, margin):
-    """Move w away from 0, the kink of |w|."""
-    (w,) = sample.args
-    return Sample((np.where(np.abs(w) < margin, np.where(w < 0, -margin, margin), w),), sample.kwargs, sample.id)
-
-
 def bench(with_scale):
     def make(n, rng):
         return Sample((rng.standard_normal((n // 100 or 1, 100)),), {"scale": 0.01} if with_scale else {})
     return make
-
-
-def sum_tol(ulps_low, ulps32, ulps64, what):
-    """A sum of same-sign terms: relative error, no cancellation. float16/bfloat16 sums
-    accumulate in float32 (TF's reduction_ops.h; XLA likewise), so only the per-term and
-    final roundings show."""
-    return {"float16": Tol(ulps_low, f"{what}; terms rounded to float16, float32 sum, final rounding"),
-            "bfloat16": Tol(ulps_low, f"{what}; terms rounded to bfloat16, float32 sum, final rounding"),
-            "float32": Tol(ulps32, f"{what}; <= 64 terms summed in float32 (tree sum, ~log2(64) roundings)"),
-            "float64": Tol(ulps64, f"{what}; <= 64 terms summed in float64 (tree sum, ~log2(64) roundings)")}
 
 
 NEGATIVE_SCALE = ErrorCase("negative-scale", (np.ones(3),), {"scale": -0.1}, ValueError,
@@ -65,26 +49,26 @@ CATALOG = [
     Concept(
         name="l1", ref=R.l1, tf=T.l1, ref_vjp=R.l1_vjp, tf_vjp=T.l1_vjp,
         samples=lambda: weights(True), edges=edges(0.01),
-        tol=sum_tol(2, 10, 10, "|w| exact, sum of >= 0 terms, times scale (scale rounded to the dtype: 0.5)"),
+        tol=reduction_tol(2, 10, 10, "|w| exact, sum of >= 0 terms, times scale (scale rounded to the dtype: 0.5)"),
         grad_tol={d: Tol(1, "scale * sign(w) * dy: scale rounded to the dtype, one product")
-                  for d in ("float16", "bfloat16", "float32", "float64")},
+                  for d in DTYPES},
         off_kink=off_zero, grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
         errors=(NEGATIVE_SCALE, INTEGER_W), bench=bench(True), bench_tol=LONG_SUM,
     ),
     Concept(
         name="l2", ref=R.l2, tf=T.l2, ref_vjp=R.l2_vjp, tf_vjp=T.l2_vjp,
         samples=lambda: weights(True), edges=edges(0.01),
-        tol=sum_tol(3, 10, 10, "square (0.5 ulp), sum of >= 0 terms, times scale (0.5)"),
+        tol=reduction_tol(3, 10, 10, "square (0.5 ulp), sum of >= 0 terms, times scale (0.5)"),
         grad_tol={d: Tol(2, "2 * scale * w * dy: scale rounded (0.5), two products")
-                  for d in ("float16", "bfloat16", "float32", "float64")},
+                  for d in DTYPES},
         grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
         errors=(NEGATIVE_SCALE, INTEGER_W), bench=bench(True), bench_tol=LONG_SUM,
     ),
     Concept(
         name="l2_loss", ref=R.l2_loss, tf=T.l2_loss, ref_vjp=R.l2_loss_vjp, tf_vjp=T.l2_loss_vjp,
         samples=lambda: weights(False), edges=edges(None),
-        tol=sum_tol(2, 10, 10, "square (0.5 ulp), sum of >= 0 terms, halving exact"),
-        grad_tol={d: Tol(1, "w * dy: one product") for d in ("float16", "bfloat16", "float32", "float64")},
+        tol=reduction_tol(2, 10, 10, "square (0.5 ulp), sum of >= 0 terms, halving exact"),
+        grad_tol={d: Tol(1, "w * dy: one product") for d in DTYPES},
         grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
         errors=(ErrorCase("integer-w", (np.array([1, 2, 3]),), {}, TypeError,
                           r"w must be a floating-point array, got dtype int64", tf_errors()),),

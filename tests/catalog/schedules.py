@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import reference.schedules as R
 import tfimpl.schedules as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol, tf_errors
+from tests.catalog import DTYPES, Concept, ErrorCase, Sample, Tol, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
@@ -61,7 +61,7 @@ def bench(n, rng):
 # |p ln rate| * 0.5 eps <= 255 * 0.106 * 0.5 = 14 eps of the result (rate >= 0.9, p <= 255);
 # pow itself and the multiply add <= 2 ulps (float16/bfloat16: computed in float32, rounded once).
 TOL = {d: Tol(16, "rounded p = step / decay_steps through pow: |p ln rate| / 2 <= 14 eps, + pow and multiply 2 ulp")
-       for d in ("float16", "bfloat16", "float32", "float64")}
+       for d in DTYPES}
 
 CATALOG = [
     Concept(name="exponential_decay", ref=R.exponential_decay, tf=T.exponential_decay,
