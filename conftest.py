@@ -112,10 +112,24 @@ def pytest_testnodedown(node, error):
         note_worst(tuple(key), worst, tol)
 
 
+def pytest_report_header(config):
+    """The machine and the kernel path in the header: two runs on two machines explain their differences."""
+    from tests.machine import summary_lines
+    return summary_lines()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """The same facts in the benchmark JSON (--benchmark-json / --benchmark-save), under "tfref"."""
+    from tests.machine import describe
+    machine_info["tfref"] = describe()
+
+
 def pytest_terminal_summary(terminalreporter, config):
     if not config.getoption("agreement_report") or hasattr(config, "workerinput"):
         return
     from tests.harness import RECORD
+    from tests.machine import summary_lines
     from tests.report import format_report
     terminalreporter.section("agreement with the float64 reference")
-    terminalreporter.write(format_report(RECORD))
+    terminalreporter.write("\n".join(summary_lines()) + "\n\n" + format_report(RECORD))

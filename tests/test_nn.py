@@ -11,6 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import reference.nn as R
 import tfimpl.nn as T
+from tests.isolated import probe
 
 RNG = np.random.default_rng(1234)
 X = RNG.standard_normal((16, 3))
@@ -55,18 +56,43 @@ def test_hand_backprop_equals_gradient_tape_and_finite_differences(activation, s
                                        err_msg=f"finite differences, layer {layer}, {'wb'[k]}, {activation}")
 
 
-def test_fused_matmul_bias_add_drops_the_bias_when_n_in_is_zero():
-    """TF 2.21 CPU float32: in tf.function grappler fuses MatMul + BiasAdd (_FusedMatMul), which
-    returns 0 instead of b for an (n, 0) @ (0, m) product; eager and `matmul + b` give b.
-    tfimpl.dense therefore adds the bias with `+`, as keras.layers.Dense does."""
-    x, w, b = np.zeros((1, 0), np.float32), np.zeros((0, 1), np.float32), np.array([1.0], np.float32)
-    spec = [tf.TensorSpec([None, None], tf.float32)] * 2 + [tf.TensorSpec([None], tf.float32)]
-    fused = tf.function(lambda x, w, b: tf.nn.bias_add(tf.matmul(x, w), b), input_signature=spec)
-    ours = tf.function(T.dense, input_signature=spec)
-    assert tf.nn.bias_add(tf.matmul(x, w), b).numpy()[0, 0] == 1.0
-    assert ours(x, w, b).numpy()[0, 0] == 1.0
-    assert fused(x, w, b).numpy()[0, 0] in (0.0, 1.0)  # 0.0 on TF 2.21; 1.0 once fixed
-    assert fused(x, w, b).numpy()[0, 0] == 0.0, "TF now keeps the bias: the workaround note in tfimpl.dense can go"
+FUSED_BIAS_ADD = """
+dtype = tf.{dtype}
+spec = [tf.TensorSpec([None, None], dtype)] * 2 + [tf.TensorSpec([None], dtype)]
+fused = tf.function(lambda x, w, b: tf.nn.bias_add(tf.matmul(x, w), b), input_signature=spec)
+x, w, b = tf.zeros((1, 0), dtype), tf.zeros((0, 1), dtype), tf.ones((1,), dtype)
+print(float(fused(x, w, b).numpy()[0, 0]))
+"""
+
+# What tf.function(bias_add(matmul(x, w), b)) gives for x of shape (1, 0) and b = [1]; the
+# right answer is 1.0. Measured on TF 2.16-2.21, x86-64 (tools/tf_version_run.sh).
+FUSED_OUTCOME = {("eigen", "float32"): "0.0",      # grappler's _FusedMatMul drops the bias
+                 ("eigen", "bfloat16"): "1.0",     # no fused Eigen kernel for bfloat16: MatMul, then BiasAdd
+                 ("onednn", "float32"): "abort",   # _MklFusedMatMul: dnnl::error, "could not create a
+                 ("onednn", "bfloat16"): "abort"}  # primitive descriptor for the inner product", then abort()
+
+
+@pytest.mark.parametrize("path,dtype", sorted(FUSED_OUTCOME), ids=[f"{p}-{d}" for p, d in sorted(FUSED_OUTCOME)])
+def test_fused_matmul_bias_add_mishandles_zero_input_features(path, dtype):
+    """Inside tf.function on the CPU, grappler fuses MatMul + BiasAdd. With no input features
+    (x of shape (n, 0)) the fused op returns 0 instead of b on the Eigen path and kills the process
+    on the oneDNN path. Run in a child process per path, so an abort is an outcome, not a dead runner.
+    tfimpl.nn.dense adds the bias with `+`, as keras.layers.Dense does, and is right on both paths."""
+    outcome = probe(FUSED_BIAS_ADD.format(dtype=dtype), TF_ENABLE_ONEDNN_OPTS="1" if path == "onednn" else "0")
+    assert outcome == FUSED_OUTCOME[path, dtype], (
+        f"fused MatMul+BiasAdd [{path}, {dtype}] gave {outcome!r}, expected {FUSED_OUTCOME[path, dtype]!r} "
+        f"(1.0 would mean TF fixed it: the workaround note in tfimpl.nn.dense can go)\n{outcome.detail}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_dense_keeps_the_bias_with_zero_input_features_in_every_mode(dtype):
+    """tfimpl.nn.dense on x of shape (1, 0) gives b eagerly and in tf.function, on this process's
+    kernel path (CI runs both)."""
+    x, w, b = (tf.zeros((1, 0), dtype), tf.zeros((0, 1), dtype), tf.ones((1,), dtype))
+    spec = [tf.TensorSpec([None, None], dtype)] * 2 + [tf.TensorSpec([None], dtype)]
+    assert float(tf.nn.bias_add(tf.matmul(x, w), b).numpy()[0, 0]) == 1.0
+    assert float(T.dense(x, w, b).numpy()[0, 0]) == 1.0
+    assert float(tf.function(T.dense, input_signature=spec)(x, w, b).numpy()[0, 0]) == 1.0
 
 
 # --- gradient descent trajectories -----------------------------------------------

@@ -58,6 +58,23 @@ class ErrorCase:
 
 
 @dataclass(frozen=True)
+class KernelFact:
+    """Where TensorFlow's answer on an edge depends on the CPU kernel library, the
+    edge-case contract states each path's answer instead of skipping it.
+
+    On kernel path ``path`` ("onednn" or "eigen", see tests/machine.py), for the edge
+    ``edge`` in ``dtypes`` x ``modes`` on the CPU, TF must give ``expected(*args,
+    **kwargs)`` (float64 inputs) where the reference gives something else; every other
+    path, dtype and mode is held to the reference. Either answer changing fails."""
+    edge: str
+    path: str
+    dtypes: tuple
+    modes: tuple
+    expected: Callable
+    why: str
+
+
+@dataclass(frozen=True)
 class Concept:
     name: str
     ref: Callable
@@ -84,6 +101,8 @@ class Concept:
     bench_tol: Tol | None = None
     """float32 tolerance for the benchmark inputs (up to 1e7 elements) where they reduce
     over far more terms than the samples ``tol`` was derived for; None: tol["float32"]."""
+    kernel_facts: tuple = ()
+    """KernelFacts: edges whose answer TF gives differently on one kernel path."""
     dtypes: tuple = DTYPES
     skips: Mapping[tuple, str] = field(default_factory=dict)
     """(dtype, mode) -> reason, for combinations TensorFlow does not support."""

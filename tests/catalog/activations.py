@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 import reference.activations as R
 import tfimpl.activations as T
-from tests.catalog import DTYPES, Concept, ErrorCase, Sample, Tol, off_zero, tf_errors
+from tests.catalog import DTYPES, Concept, ErrorCase, KernelFact, Sample, Tol, off_zero, tf_errors
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
@@ -110,6 +110,23 @@ SOFTMAX_EDGES = (
     Sample((np.array([[inf, 1.0], [-inf, 1.0], [nan, 1.0], [-inf, -inf]]),), {"axis": -1}, id="inf-nan"),
 )
 
+
+def onednn_softmax(logits, axis=-1):
+    """oneDNN's softmax on rows that hold NaN or +inf, as measured on TF 2.16-2.21: NaN
+    where the row holds NaN or +inf, 0 elsewhere (rows without them: the reference).
+    The IEEE formula exp(x - max) / sum gives NaN across such a row (inf - inf = NaN
+    feeds the sum); the mathematical limit of a +inf row would be [1, 0]. Rows up to
+    8 wide: in longer NaN rows more SIMD lanes turn NaN."""
+    bad = np.isnan(logits) | (logits == np.inf)
+    row_bad = np.any(bad, axis=axis, keepdims=True)
+    return np.where(row_bad, np.where(bad, np.nan, 0.0), R.softmax(logits, axis))
+
+
+SOFTMAX_ONEDNN = KernelFact(
+    "inf-nan", "onednn", ("float32", "bfloat16"), ("eager", "function", "graph"), onednn_softmax,
+    "oneDNN's softmax primitive (float32 and bfloat16 only; XLA compiles its own) gives [nan, 0] for "
+    "[inf, 1] and [nan, 1], where Eigen, XLA, float16 and float64 give [nan, nan]")
+
 SOFTMAX_ERRORS = (
     ErrorCase("rank-0", (np.array(1.0),), {}, ValueError,
               r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", tf_errors()),
@@ -146,7 +163,7 @@ CATALOG += [
         samples=lambda: logits_samples(30.0), edges=SOFTMAX_EDGES,
         tol=SOFTMAX_TOL, grad_tol=SOFTMAX_GRAD_TOL,
         grad_edges=("empty-batch", "empty-classes", "one-element", "extreme-magnitude", "axis-0"),
-        errors=SOFTMAX_ERRORS, bench=dense_bench, bench_tol=ROW_SUM,
+        errors=SOFTMAX_ERRORS, bench=dense_bench, bench_tol=ROW_SUM, kernel_facts=(SOFTMAX_ONEDNN,),
     ),
     Concept(
         name="log_softmax", ref=R.log_softmax, tf=T.log_softmax, ref_vjp=R.log_softmax_vjp,
