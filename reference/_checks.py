@@ -3,10 +3,36 @@
 Each check names the argument, what was expected and what was given, and
 raises the exception TensorFlow users would expect for that mistake:
 TypeError for a wrong dtype, ValueError for a wrong shape or parameter.
+The wording of each message is a template in MESSAGES, shared with
+tfimpl/_checks.py (the same checks on tensors), so the two sides cannot drift.
 """
 import functools
 
 import numpy as np
+
+MESSAGES = {
+    "floating": "{name} must be a floating-point array, got dtype {dtype}",
+    "real": "{name} must be a real number array (float or integer), got dtype {dtype}",
+    "integer": "{name} must be an integer array, got dtype {dtype}",
+    "rank_at_least": "{name} must have rank >= {rank}, got rank {ndim} (shape {shape})",
+    "rank_is": "{name} must have rank {rank}, got rank {ndim} (shape {shape})",
+    "axis_in_range": "{name} {axis} is out of range for an array of rank {ndim} (expected {low} <= {name} < {ndim})",
+    "same_shape": "{name_a} shape {shape_a} does not match {name_b} shape {shape_b}",
+    "dims_match": ("{name_a} shape {shape_a} does not match {name_b} shape {shape_b} "
+                   "({name_a}.shape[{i}] must equal {name_b}.shape[{j}])"),
+    "batch_shape": ("{name_a} shape {shape_a} does not match {name_b} shape {shape_b} "
+                    "without its class axis, {batch_shape}"),
+    "positive": "{name} must be > 0, got {value}",
+    "non_negative": "{name} must be >= 0, got {value}",
+    "in_unit_interval": "{name} must be in [0, 1], got {value}",
+    "one_of": "{name} must be one of {options}, got {value!r}",
+    "pairs": "{name} must be a non-empty list of (w, b) pairs, got {value!r}",
+}
+
+
+def message(kind, **fields):
+    """The message for check ``kind``; shapes are tuples, written as NumPy writes them: (4, 3), (4,), ()."""
+    return MESSAGES[kind].format(**fields)
 
 
 def is_floating(dtype):
@@ -18,54 +44,80 @@ def is_floating(dtype):
 
 def floating(x, name):
     if not is_floating(np.asarray(x).dtype):
-        raise TypeError(f"{name} must be a floating-point array, got dtype {np.asarray(x).dtype}")
+        raise TypeError(message("floating", name=name, dtype=np.asarray(x).dtype))
 
 
 def real(x, name):
     dtype = np.asarray(x).dtype
     if not (is_floating(dtype) or dtype.kind in "iu"):
-        raise TypeError(f"{name} must be a real number array (float or integer), got dtype {dtype}")
+        raise TypeError(message("real", name=name, dtype=dtype))
 
 
 def integer(x, name):
     if np.asarray(x).dtype.kind not in "iu":
-        raise TypeError(f"{name} must be an integer array, got dtype {np.asarray(x).dtype}")
+        raise TypeError(message("integer", name=name, dtype=np.asarray(x).dtype))
 
 
 def rank_at_least(x, rank, name):
     x = np.asarray(x)
     if x.ndim < rank:
-        raise ValueError(f"{name} must have rank >= {rank}, got rank {x.ndim} (shape {x.shape})")
+        raise ValueError(message("rank_at_least", name=name, rank=rank, ndim=x.ndim, shape=x.shape))
 
 
 def rank_is(x, rank, name):
     x = np.asarray(x)
     if x.ndim != rank:
-        raise ValueError(f"{name} must have rank {rank}, got rank {x.ndim} (shape {x.shape})")
+        raise ValueError(message("rank_is", name=name, rank=rank, ndim=x.ndim, shape=x.shape))
 
 
 def axis_in_range(axis, ndim, name="axis"):
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{name} {axis} is out of range for an array of rank {ndim} "
-                         f"(expected {-ndim} <= {name} < {ndim})")
+        raise ValueError(message("axis_in_range", name=name, axis=axis, ndim=ndim, low=-ndim))
 
 
 def same_shape(a, b, name_a, name_b):
+    """Equal shapes, not merely broadcastable ones: (4,) against (4, 1) is the classic bug."""
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} shape {a.shape} does not match {name_b} shape {b.shape}")
+        raise ValueError(message("same_shape", name_a=name_a, shape_a=a.shape, name_b=name_b, shape_b=b.shape))
+
+
+def dims_match(a, i, b, j, name_a, name_b):
+    """a.shape[i] == b.shape[j] (the inner dimension of a matmul, a bias against its weights)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape[i] != b.shape[j]:
+        raise ValueError(message("dims_match", name_a=name_a, shape_a=a.shape, name_b=name_b, shape_b=b.shape,
+                                 i=i, j=j))
+
+
+def batch_shape(labels, logits, name_a, name_b):
+    """labels.shape == logits.shape[:-1]: one class id per row of logits."""
+    labels, logits = np.asarray(labels), np.asarray(logits)
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(message("batch_shape", name_a=name_a, shape_a=labels.shape, name_b=name_b,
+                                 shape_b=logits.shape, batch_shape=logits.shape[:-1]))
 
 
 def positive(**named):
     for name, value in named.items():
         if not value > 0:
-            raise ValueError(f"{name} must be > 0, got {value}")
+            raise ValueError(message("positive", name=name, value=value))
 
 
 def in_unit_interval(**named):
     for name, value in named.items():
         if not 0 <= value <= 1:
-            raise ValueError(f"{name} must be in [0, 1], got {value}")
+            raise ValueError(message("in_unit_interval", name=name, value=value))
+
+
+def one_of(value, options, name):
+    if value not in options:
+        raise ValueError(message("one_of", name=name, options=list(options), value=value))
+
+
+def pairs(params, name="params"):
+    if not params or not all(len(p) == 2 for p in params):
+        raise ValueError(message("pairs", name=name, value=params))
 
 
 def in_float64(fn):
@@ -102,4 +154,4 @@ def _cast_floats(out, dtype):
 def non_negative(**named):
     for name, value in named.items():
         if not value >= 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
+            raise ValueError(message("non_negative", name=name, value=value))

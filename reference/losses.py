@@ -33,7 +33,10 @@ def clipped_cross_entropy(y_true, y_pred, eps=1e-10):
     is at 0, log(0) = -inf and the loss is NaN (0 * -inf) or inf: the classic
     line does not protect float16. This reference, computed in float64, clips
     at 1e-10 as written, so it is compared with TF in bfloat16/float32/float64
-    only; tests/test_losses.py pins the float16 behaviour by name."""
+    only; tests/test_losses.py pins the float16 behaviour by name.
+
+    Bad input: floating arrays of one shape only; (N,) against (N, 1) is rejected,
+    not broadcast to (N, N)."""
     check.floating(y_true, "y_true")
     check.floating(y_pred, "y_pred")
     check.same_shape(y_true, y_pred, "y_true", "y_pred")
@@ -46,7 +49,10 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     Mirrors tf.nn.softmax_cross_entropy_with_logits (TF2's, formerly ``_v2``).
 
     Taking log_softmax (a max-shifted log-sum-exp) instead of log(softmax)
-    keeps the loss exact where softmax underflows to 0."""
+    keeps the loss exact where softmax underflows to 0.
+
+    Bad input: floating labels and logits of one shape only (the TF op would
+    broadcast labels (N,) against logits (N, 1))."""
     _check_dense(labels, logits, axis)
     return -np.sum(labels * log_softmax(logits, axis=axis), axis=axis)
 
@@ -55,7 +61,9 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
 def sparse_softmax_cross_entropy_with_logits(labels, logits):
     """-log_softmax(logits)[..., labels]: one loss per example, labels are class ids.
     Mirrors tf.nn.sparse_softmax_cross_entropy_with_logits; equals the dense
-    loss with one-hot labels. An id outside [0, classes) is an error."""
+    loss with one-hot labels. An id outside [0, classes) is an error. Labels of any
+    integer dtype (uint8, as MNIST stores them, too), shaped like logits without its
+    class axis; floating logits only."""
     _check_sparse(labels, logits)
     picked = np.take_along_axis(log_softmax(logits, axis=-1), labels[..., None].astype(np.intp), axis=-1)
     return -picked[..., 0]
@@ -64,7 +72,9 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
 @in_float64
 def mean_squared_error(y_true, y_pred):
     """mean((y_true - y_pred)^2) over all elements, a scalar.
-    Mirrors ``tf.reduce_mean(tf.square(y_ - y))`` and keras.losses.MeanSquaredError."""
+    Mirrors ``tf.reduce_mean(tf.square(y_ - y))`` and keras.losses.MeanSquaredError.
+    Bad input: floating arrays of one shape only; (N,) against (N, 1) is rejected, not
+    broadcast to (N, N), and integers are rejected, not averaged in integer arithmetic."""
     check.floating(y_true, "y_true")
     check.floating(y_pred, "y_pred")
     check.same_shape(y_true, y_pred, "y_true", "y_pred")
@@ -76,7 +86,8 @@ def asymmetric_loss(v1, v2, a, b):
     """sum(where(v1 > v2, (v1 - v2) * a, (v2 - v1) * b)), a scalar: cost a per unit
     that v1 exceeds v2, b per unit it falls short. Mirrors the classic
     ``tf.reduce_sum(tf.where(tf.greater(v1, v2), (v1 - v2) * a, (v2 - v1) * b))``.
-    At a tie the b branch is taken (its value is 0 either way; its gradient is not)."""
+    At a tie the b branch is taken (its value is 0 either way; its gradient is not).
+    Bad input: floating v1 and v2 of one shape only; (N,) against (N, 1) is rejected."""
     check.floating(v1, "v1")
     check.floating(v2, "v2")
     check.same_shape(v1, v2, "v1", "v2")
@@ -95,9 +106,7 @@ def _check_sparse(labels, logits):
     check.integer(labels, "labels")
     check.floating(logits, "logits")
     check.rank_at_least(logits, 1, "logits")
-    if labels.shape != logits.shape[:-1]:
-        raise ValueError(f"labels shape {labels.shape} does not match logits shape {logits.shape} "
-                         f"without its class axis, {logits.shape[:-1]}")
+    check.batch_shape(labels, logits, "labels", "logits")
     bad = (labels < 0) | (labels >= logits.shape[-1])
     if bad.any():
         i = tuple(int(k) for k in np.argwhere(bad)[0])

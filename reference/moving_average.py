@@ -19,8 +19,11 @@ def ema_decay(decay, num_updates=None):
 @in_float64
 def ema_update(shadow, value, decay, num_updates=None):
     """shadow - (1 - d) * (shadow - value) = d * shadow + (1 - d) * value, d = ema_decay(decay, num_updates).
-    Mirrors one ExponentialMovingAverage.apply (assign_moving_average without zero_debias)."""
+    Mirrors one ExponentialMovingAverage.apply (assign_moving_average without zero_debias).
+    Bad input: floating shadow and value of one shape only (ExponentialMovingAverage averages
+    float variables; a value (N, 1) for a shadow (N,) is rejected, not broadcast)."""
     check.floating(shadow, "shadow")
+    check.floating(value, "value")
     check.same_shape(value, shadow, "value", "shadow")
     d = ema_decay(decay, num_updates)
     return shadow - (1 - d) * (shadow - value)

@@ -10,7 +10,8 @@ def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, stair
     """learning_rate * decay_rate ** (global_step / decay_steps); staircase floors the exponent,
     so the rate is constant for decay_steps steps and then drops by a factor decay_rate.
     Mirrors keras.optimizers.schedules.ExponentialDecay (which rejects decay_steps <= 0).
-    The result has learning_rate's dtype (TF: a Python float learning rate means float32)."""
+    The result has learning_rate's dtype (TF: a Python float learning rate means float32).
+    A floating learning_rate only: in TF an integer one makes the whole schedule integer."""
     check.floating(learning_rate, "learning_rate")
     check.real(global_step, "global_step")
     check.positive(decay_steps=decay_steps)

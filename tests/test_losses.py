@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import reference.losses as R
 import tfimpl.losses as T
+from tests import harness as H
 from reference.activations import softmax as ref_softmax
 
 
@@ -130,13 +131,72 @@ def test_tf_logits_gradient_assumes_labels_sum_to_one():
     assert not np.allclose(g.numpy(), true)
 
 
+def xent_bound(logits, ids, dtype):
+    """|computed loss - exact| per example for -log_softmax(logits)[id], logits exact in ``dtype``:
+    z = logits - max rounds (eps/2 |z|, in z_id and, as a relative error of exp(z_j), in the sum);
+    each exp(z_j) off by eps (|z_j| / 2 + 1) relative (Eigen's exp within 2 ulp), the m-term sum
+    m/2 more; log passes the sum's relative error on as absolute and adds its ulp of |lse| (eps);
+    the final subtraction eps/2 |loss|. A one-hot label times a term is exact, and the zeros add
+    nothing, so the dense form obeys the same bound."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    lse = np.log(np.sum(np.exp(z), axis=-1))
+    z_id = np.take_along_axis(z, ids[:, None], axis=-1)[:, 0]
+    return H.eps(dtype) * (np.abs(z_id) / 2 + np.abs(z).max(axis=-1, initial=0.0) / 2 + 1 + logits.shape[-1] / 2
+                           + np.abs(lse) + np.abs(lse - z_id) / 2)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float64"])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 5), m=st.integers(1, 6))
-def test_sparse_loss_equals_dense_loss_with_one_hot_labels(seed, n, m):
+def test_sparse_loss_equals_dense_loss_with_one_hot_labels(dtype, seed, n, m):
+    """On both sides, TF in ``dtype`` and the reference in float64 on the same rounded logits;
+    float16 is left out only because its range makes exp(z) underflow from z = -17."""
     rng = np.random.default_rng(seed)
-    ids, logits = rng.integers(0, m, n), rng.standard_normal((n, m)) * 5
-    sparse = T.sparse_softmax_cross_entropy_with_logits(ids, logits).numpy()
-    dense = T.softmax_cross_entropy_with_logits(one_hot(ids, m), logits).numpy()
-    np.testing.assert_allclose(sparse, dense, rtol=1e-12, atol=1e-14, err_msg=f"{ids} {logits}")
+    ids = rng.integers(0, m, n)
+    logits = (rng.standard_normal((n, m)) * 5).astype(H.np_dtype(dtype))
+    logits64 = logits.astype(np.float64)
+    labels = one_hot(ids, m)
+    bound = xent_bound(logits64, ids, dtype)
+    results = {}
+    for name, sparse_fn, dense_fn, dt, lab, lg in (
+            ("reference", R.sparse_softmax_cross_entropy_with_logits, R.softmax_cross_entropy_with_logits,
+             "float64", labels, logits64),
+            ("tf", lambda i, x: T.sparse_softmax_cross_entropy_with_logits(i, x).numpy(),
+             lambda y, x: T.softmax_cross_entropy_with_logits(y, x).numpy(), dtype,
+             labels.astype(logits.dtype), logits)):
+        results[name] = sparse_fn(ids, lg), dense_fn(lab, lg)
+        # the two forms: each within its bound of the exact loss, so within twice of each other
+        assert_within(*results[name], 2 * xent_bound(logits64, ids, dt),
+                      f"{name} sparse vs dense, dtype {dtype}, ids={ids.tolist()}, logits={logits64.tolist()}")
+    for i, form in enumerate(("sparse", "dense")):
+        assert_within(results["tf"][i], results["reference"][i], bound + xent_bound(logits64, ids, "float64"),
+                      f"tf {form} vs the float64 reference, dtype {dtype}, ids={ids.tolist()}, "
+                      f"logits={logits64.tolist()}")
+
+
+@pytest.mark.parametrize("mode", ["eager", "function", "xla", "graph"])
+def test_sparse_loss_takes_uint8_class_ids_as_mnist_stores_them(mode):
+    """The op takes int32/int64 ids only; tfimpl casts other integer ids to int64 and the reference
+    takes any integer dtype, so uint8 ids give, on each side, the loss int64 ids give."""
+    from tests.catalog import Sample
+    ids = np.array([3, 0, 9], np.uint8)
+    logits = np.random.default_rng(5).standard_normal((3, 10)) * 5
+    ref = R.sparse_softmax_cross_entropy_with_logits(ids, logits)
+    np.testing.assert_array_equal(ref, R.sparse_softmax_cross_entropy_with_logits(ids.astype(np.int64), logits))
+    got = H.run(T.sparse_softmax_cross_entropy_with_logits, Sample((ids, logits)), mode)
+    np.testing.assert_array_equal(got, H.run(T.sparse_softmax_cross_entropy_with_logits,
+                                             Sample((ids.astype(np.int64), logits)), mode))
+    assert_within(got, ref, 2 * xent_bound(logits, ids.astype(np.int64), "float64"), f"tf vs reference [{mode}]")
+
+
+def assert_within(actual, expected, bound, what):
+    """|actual - expected| <= bound elementwise (bound derived where it is computed)."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    err = np.abs(actual - expected)
+    bad = ~(err <= bound)
+    if bad.any():
+        i = np.unravel_index(int(np.argmax(np.where(bad, err - bound, -np.inf))), err.shape)
+        raise AssertionError(f"{what}: {int(bad.sum())} of {err.size} elements off; worst at {i}: "
+                             f"{actual[i]!r} vs {expected[i]!r}, |diff| {err[i]:.3g} > bound {np.asarray(bound)[i]:.3g}")
 
 
 @pytest.mark.parametrize("mode", ["eager", "function", "graph", "xla"])

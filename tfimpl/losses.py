@@ -5,13 +5,19 @@ XLA and in a TF1 graph + Session.
 """
 import tensorflow as tf
 
+from tfimpl import _checks as check
 from tfimpl._autodiff import vjp
 
 
 def clipped_cross_entropy(y_true, y_pred, eps=1e-10):
     """The TF1 book line ``-tf.reduce_mean(y_ * tf.log(tf.clip_by_value(y, 1e-10, 1.0)))``
     (tf.log is tf.math.log in TF2). clip_by_value converts eps to y_pred's
-    dtype: in float16 1e-10 becomes 0 and the clip no longer protects log."""
+    dtype: in float16 1e-10 becomes 0 and the clip no longer protects log.
+    Bad input, as the reference: floating arrays of one shape only (the line alone
+    would broadcast (N,) against (N, 1) to an (N, N) mean)."""
+    check.floating(y_true, "y_true")
+    check.floating(y_pred, "y_pred")
+    y_true, y_pred = check.same_shape(y_true, y_pred, "y_true", "y_pred")
     return -tf.reduce_mean(y_true * tf.math.log(tf.clip_by_value(y_pred, eps, 1.0)))
 
 
@@ -20,8 +26,15 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     gradients flow into labels as well as logits (TF1's op stopped them at labels).
 
     A negative axis other than -1 is made positive first: TF 2.21 moves the class
-    axis last with tf.range(axis, ...), which fails for axis = -2, -3, ..."""
-    rank = _require_rank_at_least_1(logits)
+    axis last with tf.range(axis, ...), which fails for axis = -2, -3, ...
+    Bad input, as the reference: floating labels and logits of one shape only (the
+    op would broadcast labels (N,) against logits (N, 1))."""
+    check.floating(labels, "labels")
+    check.floating(logits, "logits")
+    check.rank_at_least(logits, 1, "logits")
+    labels, logits = check.same_shape(labels, logits, "labels", "logits")
+    check.axis_in_range(axis, logits)
+    rank = tf.convert_to_tensor(logits).shape.rank
     if rank is not None and -rank <= axis < -1:
         axis += rank
     return tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits, axis=axis)
@@ -31,9 +44,16 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
     """tf.nn.sparse_softmax_cross_entropy_with_logits, with the class ids checked first:
     TF's CPU kernel rejects an id outside [0, classes), its GPU kernel returns NaN.
     The asserts make eager, tf.function and Session runs reject it on every device;
-    XLA drops Assert ops, so a jit-compiled call still returns NaN (see the test)."""
-    _require_rank_at_least_1(logits)
+    XLA drops Assert ops, so a jit-compiled call still returns NaN (see the test).
+    Labels of any integer dtype, as the reference (the op takes int32/int64 only: uint8
+    ids, as MNIST stores them, are cast to int64), shaped like logits without its class axis."""
+    check.integer(labels, "labels")
+    check.floating(logits, "logits")
+    check.rank_at_least(logits, 1, "logits")
+    labels, logits = check.batch_shape(labels, logits, "labels", "logits")
     labels = tf.convert_to_tensor(labels)
+    if labels.dtype not in (tf.int32, tf.int64):
+        labels = tf.cast(labels, tf.int64)
     classes = tf.cast(tf.shape(logits)[-1], labels.dtype)
     with tf.control_dependencies([
             tf.debugging.assert_non_negative(labels, message="labels must be class ids >= 0"),
@@ -43,23 +63,26 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
 
 
 def mean_squared_error(y_true, y_pred):
-    """The TF1 book line ``tf.reduce_mean(tf.square(y_ - y))``."""
+    """The TF1 book line ``tf.reduce_mean(tf.square(y_ - y))``.
+    Bad input, as the reference: floating arrays of one shape only. The line alone
+    broadcasts (N,) against (N, 1) into an (N, N) mean and averages integers in
+    integer arithmetic; both are rejected here."""
+    check.floating(y_true, "y_true")
+    check.floating(y_pred, "y_pred")
+    y_true, y_pred = check.same_shape(y_true, y_pred, "y_true", "y_pred")
     return tf.reduce_mean(tf.square(y_true - y_pred))
 
 
 def asymmetric_loss(v1, v2, a, b):
     """The TF1 book's custom loss
     ``tf.reduce_sum(tf.where(tf.greater(v1, v2), (v1 - v2) * a, (v2 - v1) * b))``
-    (TF1 wrote tf.select, later tf.where; TF2's tf.where is where_v2)."""
+    (TF1 wrote tf.select, later tf.where; TF2's tf.where is where_v2).
+    Bad input, as the reference: floating v1 and v2 of one shape only (where_v2
+    would broadcast (N,) against (N, 1))."""
+    check.floating(v1, "v1")
+    check.floating(v2, "v2")
+    v1, v2 = check.same_shape(v1, v2, "v1", "v2")
     return tf.reduce_sum(tf.where(tf.greater(v1, v2), (v1 - v2) * a, (v2 - v1) * b))
-
-
-def _require_rank_at_least_1(logits):
-    """A rank-0 logits tensor makes the ops fail with an IndexError while tracing under XLA."""
-    rank = tf.convert_to_tensor(logits).shape.rank
-    if rank is not None and rank < 1:
-        raise ValueError(f"logits must have rank >= 1, got rank {rank}")
-    return rank
 
 
 # Derivatives: GradientTape's pull-back of dy through each function above.

@@ -20,14 +20,14 @@ or a placeholder-fed Session. tests/test_moving_average.py proves it is bitwise
 what a real ExponentialMovingAverage.apply produces, step by step, eagerly and
 in a TF1 Session with ``apply``/``average``.
 """
-import numbers
-
 import tensorflow as tf
+
+from tfimpl import _checks as check
 
 
 def ema_decay(decay, num_updates=None):
     """The decay ExponentialMovingAverage.apply uses: float32, min(decay, (1 + n) / (10 + n))."""
-    _check_decay(decay)
+    check.in_unit_interval(decay=decay)
     d = tf.convert_to_tensor(decay, dtype=tf.float32)
     if num_updates is not None:
         n = tf.cast(num_updates, tf.float32)
@@ -37,15 +37,14 @@ def ema_decay(decay, num_updates=None):
 
 def ema_update(shadow, value, decay, num_updates=None):
     """The shadow after one ExponentialMovingAverage.apply: shadow - (shadow - value) * (1 - d),
-    1 - d computed in float32 and cast to the shadow's dtype."""
+    1 - d computed in float32 and cast to the shadow's dtype.
+
+    Bad input, as the reference: floating shadow and value of one shape only
+    (ExponentialMovingAverage averages float variables; the arithmetic alone would
+    broadcast a value (N, 1) against a shadow (N,) into an (N, N) "shadow")."""
+    check.floating(shadow, "shadow")
+    check.floating(value, "value")
+    value, shadow = check.same_shape(value, shadow, "value", "shadow")
     shadow = tf.convert_to_tensor(shadow)
-    if not shadow.dtype.is_floating:
-        raise TypeError(f"shadow must be half, float or double (as ExponentialMovingAverage requires), "
-                        f"got {shadow.dtype.name}")
     one_minus = tf.cast(1.0 - ema_decay(decay, num_updates), shadow.dtype)
     return shadow - (shadow - tf.convert_to_tensor(value, shadow.dtype)) * one_minus
-
-
-def _check_decay(decay):
-    if isinstance(decay, numbers.Real) and not 0 <= decay <= 1:
-        raise ValueError(f"decay must be in [0, 1], got {decay}")

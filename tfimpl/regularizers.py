@@ -13,40 +13,33 @@ tests/test_regularizers.py checks the Keras objects against them.
 """
 import tensorflow as tf
 
+from tfimpl import _checks as check
 from tfimpl._autodiff import vjp
 
 
 def l1(w, scale):
-    """scale * reduce_sum(abs(w)): keras.regularizers.L1(scale)(w), TF1's l1_regularizer(scale)(w)."""
-    _non_negative(scale)
-    w = _floating(w)
+    """scale * reduce_sum(abs(w)): keras.regularizers.L1(scale)(w), TF1's l1_regularizer(scale)(w).
+    Floating w only: the factor converted to an integer dtype would silently become 0.
+    A negative scale is rejected, as Keras's L1/L2 do."""
+    check.floating(w, "w")
+    check.non_negative(scale=scale)
+    w = tf.convert_to_tensor(w)
     return tf.convert_to_tensor(scale, w.dtype) * tf.reduce_sum(tf.abs(w))
 
 
 def l2(w, scale):
-    """scale * reduce_sum(square(w)): keras.regularizers.L2(scale)(w), twice TF1's l2_regularizer(scale)(w)."""
-    _non_negative(scale)
-    w = _floating(w)
+    """scale * reduce_sum(square(w)): keras.regularizers.L2(scale)(w), twice TF1's l2_regularizer(scale)(w).
+    Bad input as l1."""
+    check.floating(w, "w")
+    check.non_negative(scale=scale)
+    w = tf.convert_to_tensor(w)
     return tf.convert_to_tensor(scale, w.dtype) * tf.reduce_sum(tf.square(w))
 
 
 def l2_loss(w):
     """tf.nn.l2_loss(w) = sum w^2 / 2."""
+    check.floating(w, "w")
     return tf.nn.l2_loss(w)
-
-
-def _floating(w):
-    """A factor converted to an integer dtype would silently become 0."""
-    w = tf.convert_to_tensor(w)
-    if not w.dtype.is_floating:
-        raise TypeError(f"w must be a floating-point tensor, got dtype {w.dtype.name}")
-    return w
-
-
-def _non_negative(scale):
-    """Keras's L1/L2 reject a negative factor the same way."""
-    if not scale >= 0:
-        raise ValueError(f"scale must be >= 0, got {scale}")
 
 
 # Derivatives: GradientTape's pull-back of dy through each function above.

@@ -13,10 +13,18 @@ is rounded before the division (tests/test_schedules.py pins what that does).
 """
 import tensorflow as tf
 
+from tfimpl import _checks as check
+
 
 def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False):
     """keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps, decay_rate, staircase)(global_step).
-    Keras raises ValueError for decay_steps <= 0 when the schedule is built."""
+    Keras raises ValueError for decay_steps <= 0 when the schedule is built (the check below
+    says it in the reference's words). A floating learning_rate only, as the reference: Keras
+    computes the schedule in the learning rate's dtype, so an integer rate would turn
+    decay_rate 0.96 into 0 and return 0."""
+    check.floating(learning_rate, "learning_rate")
+    check.real(global_step, "global_step")
+    check.positive(decay_steps=decay_steps)
     import keras
     return keras.optimizers.schedules.ExponentialDecay(
         learning_rate, decay_steps, decay_rate, staircase=staircase)(global_step)
