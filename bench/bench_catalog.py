@@ -37,7 +37,7 @@ def bench_concept(benchmark, name, device, impl, size, rng):
         call = timed_tf(fn, on_device([a for a in sample.args if isinstance(a, np.ndarray)], device), device)
     actual = tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), call())
     err = H.assert_agree(actual, expected, DTYPE, concept.bench_tol or concept.tol[DTYPE],
-                         f"benchmark {name} [{impl}, {device}, n={size}]")
+                         f"benchmark {name} [{impl}, {device}, n={size}]", sample=sample)
     moved = nbytes(sample.args) + nbytes(actual)
     benchmark.group = f"{name}-n{size}"
     benchmark(call)

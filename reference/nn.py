@@ -20,7 +20,9 @@ ACTIVATION_VJPS = {None: lambda z, dy: dy, "relu": A.relu_vjp, "sigmoid": A.sigm
 def dense(x, w, b, activation=None):
     """activation(x @ w + b). Mirrors tf.matmul(x, w) + b (keras.layers.Dense).
 
-    x: (batch, n_in), w: (n_in, n_out), b: (n_out,); activation None, "relu", "sigmoid" or "tanh"."""
+    x: (batch, n_in), w: (n_in, n_out), b: (n_out,); activation None, "relu", "sigmoid" or "tanh".
+    Floating x, w and b only (all-integer input is rejected, not multiplied in integers), and b
+    exactly (n_out,): a bias column (n_out, 1) would broadcast into a wrong (batch, n_out) sum."""
     _check_dense(x, w, b, activation)
     return ACTIVATIONS[activation](x @ w + b)
 
@@ -42,6 +44,21 @@ def mlp_forward(x, params, activation="relu"):
         x = dense(x, w, b, activation)
     w, b = params[-1]
     return dense(x, w, b)
+
+
+def mlp_forward_vjp(x, params, dy, activation="relu"):
+    """Backprop through the whole network: (dx, [(dw, db) per layer]) for the upstream
+    gradient dy of the logits. Forward, keeping each layer's input; then dense_vjp layer
+    by layer, last first, each handing the gradient of its input to the layer before."""
+    _check_params(params)
+    inputs = [x]
+    for w, b in params[:-1]:
+        inputs.append(dense(inputs[-1], w, b, activation))
+    grads = []
+    for i in reversed(range(len(params))):
+        dy, dw, db = dense_vjp(inputs[i], *params[i], dy, activation if i < len(params) - 1 else None)
+        grads.append((dw, db))
+    return dy, grads[::-1]
 
 
 @in_float64
@@ -91,18 +108,17 @@ def _step(p, g, learning_rate):
 
 
 def _check_dense(x, w, b, activation):
+    """The same checks in the same order as tfimpl.nn.dense, so both name the same first fault."""
+    check.one_of(activation, ACTIVATIONS, "activation")
     check.floating(x, "x")
+    check.floating(w, "w")
+    check.floating(b, "b")
     check.rank_is(x, 2, "x")
     check.rank_is(w, 2, "w")
     check.rank_is(b, 1, "b")
-    if x.shape[1] != w.shape[0]:
-        raise ValueError(f"x shape {x.shape} does not match w shape {w.shape} (x.shape[1] must equal w.shape[0])")
-    if b.shape[0] != w.shape[1]:
-        raise ValueError(f"b shape {b.shape} does not match w shape {w.shape} (b.shape[0] must equal w.shape[1])")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+    check.dims_match(x, 1, w, 0, "x", "w")
+    check.dims_match(b, 0, w, 1, "b", "w")
 
 
 def _check_params(params):
-    if not params or not all(len(p) == 2 for p in params):
-        raise ValueError(f"params must be a non-empty list of (w, b) pairs, got {params!r}")
+    check.pairs(params, "params")

@@ -43,12 +43,21 @@ def is_float_array(a):
 
 
 def cast(sample: Sample, dtype) -> Sample:
-    """The sample with its floating arrays cast to ``dtype`` (integer arrays and constants untouched)."""
+    """The sample with its floating arrays cast to ``dtype`` (integer arrays and constants
+    untouched) and what is subnormal in ``dtype`` flushed to (signed) zero: TF's CPU kernels
+    flush subnormals in graph mode and not eagerly, so every mode gets the same input."""
     dt = np_dtype(dtype)
 
     def c(a):
-        return a.astype(dt) if is_float_array(a) else a
+        return flushed(a, dtype) if is_float_array(a) else a
     return Sample(tuple(c(a) for a in sample.args), sample.kwargs, sample.id)
+
+
+def flushed(a, dtype):
+    """``a`` cast to ``dtype``, values subnormal in ``dtype`` replaced by zero of the same sign."""
+    a = np.asarray(a).astype(np_dtype(dtype))
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(a.astype(np.float64)) < tiny(dtype), a * 0, a).astype(a.dtype)
 
 
 def upcast(sample: Sample) -> Sample:
@@ -134,19 +143,26 @@ def reference(fn, sample):
     return fn(*s.args, **s.kwargs)
 
 
-def assert_agree(actual, expected, dtype, tol: Tol, context, record=None):
+def assert_agree(actual, expected, dtype, tol: Tol, context, record=None, sample=None):
     """Compare ``actual`` (TF, in ``dtype``) with ``expected`` (float64 reference) leaf by leaf.
 
     NaN must stand where the reference has NaN, inf where the reference rounded
-    to ``dtype`` is inf (same sign); every other element within ``tol``.
+    to ``dtype`` is inf (same sign); every other element within ``tol`` (whose
+    error ``model``, if it has one, is evaluated on ``sample``, already cast).
     Returns the worst error in units of eps(dtype)."""
     a_leaves, e_leaves = tf.nest.flatten(actual), tf.nest.flatten(expected)
     if len(a_leaves) != len(e_leaves):
         raise AssertionError(f"{context}\n  TF returned {len(a_leaves)} outputs, the reference {len(e_leaves)}")
+    scales = [None] * len(e_leaves)
+    if tol.model is not None:
+        s = upcast(sample)
+        with np.errstate(all="ignore"):
+            scales = tf.nest.flatten(tol.model(dtype, *s.args, **s.kwargs))
+        assert len(scales) == len(e_leaves), f"{tol.why}: the error model gives {len(scales)} scales for {len(e_leaves)} outputs"
     worst = 0.0
-    for i, (a, e) in enumerate(zip(a_leaves, e_leaves)):
+    for i, (a, e, sc) in enumerate(zip(a_leaves, e_leaves, scales)):
         where = f"output {i}: " if len(a_leaves) > 1 else ""
-        worst = max(worst, _assert_leaf(np.asarray(a), np.asarray(e), dtype, tol, context, where))
+        worst = max(worst, _assert_leaf(np.asarray(a), np.asarray(e), dtype, tol, context, where, sc))
     if record is not None:
         note_worst(record, worst, tol.ulps)
     return worst
@@ -157,7 +173,7 @@ def note_worst(key, worst, tol_ulps):
     RECORD[key] = max(RECORD.get(key, (0.0,))[0], worst), tol_ulps
 
 
-def _assert_leaf(a, e, dtype, tol, context, where):
+def _assert_leaf(a, e, dtype, tol, context, where, model_scale=None):
     if a.shape != e.shape:
         raise AssertionError(f"{context}\n  {where}TF shape {a.shape} != reference shape {e.shape}")
     if e.dtype.kind not in "fV":  # integer outputs (ids, steps) must match exactly
@@ -176,7 +192,11 @@ def _assert_leaf(a, e, dtype, tol, context, where):
     ep, tn = eps(dtype), tiny(dtype)
     finite = np.isfinite(a) & np.isfinite(e_rounded)
     with np.errstate(invalid="ignore", over="ignore"):
-        scale = ep * np.maximum(np.maximum(np.abs(e), tol.floor), tn)
+        if model_scale is None:
+            magnitude = np.maximum(np.abs(e), tol.floor)
+        else:  # the error model's scale; where it is not finite (a NaN row), exactness is asked
+            magnitude = np.broadcast_to(np.nan_to_num(np.asarray(model_scale, np.float64), nan=0.0), e.shape)
+        scale = ep * np.maximum(magnitude, tn)
         units = np.where(finite, np.maximum(np.abs(a - e) - tn, 0) / scale, 0.0)  # error in eps
     bad = bad_nan | bad_inf | (units > tol.ulps)
     if bad.any():
@@ -188,7 +208,9 @@ def _assert_leaf(a, e, dtype, tol, context, where):
         raise AssertionError(
             f"{context}\n  {where}{int(bad.sum())} of {a.size} elements disagree; worst at index {idx}: "
             f"TF {a[idx]!r} vs reference {e[idx]!r} ({detail})\n"
-            f"  tolerance: {tol.ulps} eps relative (floor {tol.floor}) - {tol.why}")
+            f"  tolerance: {tol.ulps} eps x " + (f"the error model's scale, {magnitude[idx]:.3g} there"
+                                                  if model_scale is not None else
+                                                  f"max(|reference|, floor {tol.floor})") + f" - {tol.why}")
     return float(units.max()) if units.size else 0.0
 
 
@@ -214,7 +236,7 @@ def _judge_values(concept, s, actual, dtype, mode, device):
         ctx += (f"\n  kernel path {fact.path}: expected TF's {fact.path} answer, not the reference's - {fact.why}"
                 f"\n  (the reference gives {np.asarray(reference(concept.ref, s)).tolist()})")
     return assert_agree(actual, expected, dtype, concept.tol[dtype], ctx,
-                        record=(concept.name, "value", dtype, mode))
+                        record=(concept.name, "value", dtype, mode), sample=s)
 
 
 def kernel_fact(concept, edge_id, dtype, mode, device="cpu"):
@@ -261,7 +283,7 @@ def check_values_and_gradient(concept, sample, dy, dtype, mode, device="cpu"):
 def _with_cotangent(sample, dy, dtype):
     """The sample cast to ``dtype`` with dy (cast too) appended as the last argument."""
     s = cast(sample, dtype)
-    dy = tf.nest.map_structure(lambda d: np.asarray(d).astype(np_dtype(dtype)), dy)
+    dy = tf.nest.map_structure(lambda d: flushed(d, dtype), dy)
     return Sample(s.args + (dy,), s.kwargs, s.id)
 
 
@@ -269,7 +291,7 @@ def _judge_gradient(concept, sd, actual, dtype, mode, device):
     expected = as_tuple(reference(_dy_last(concept.ref_vjp), sd))
     return assert_agree(as_tuple(actual), expected, dtype, (concept.grad_tol or concept.tol)[dtype],
                         context(concept.name, "gradient", dtype, mode, concept.tf_vjp, sd, device),
-                        record=(concept.name, "gradient", dtype, mode))
+                        record=(concept.name, "gradient", dtype, mode), sample=sd)
 
 
 @functools.lru_cache(maxsize=None)
@@ -315,7 +337,7 @@ def check_finite_differences(concept, side, sample, dy, directions):
         def terms(t):
             """The products dy * f(x + t v), whose sum is the scalar being differentiated."""
             args = list(s.args)
-            for i, vi in zip(concept.wrt, v):
+            for i, vi in zip(concept.wrt_of(s), v):
                 args[i] = args[i] + t * vi
             return [np.asarray(d, np.float64) * np.asarray(o, np.float64)
                     for d, o in zip(tf.nest.flatten(dy), tf.nest.flatten(f(args)))]
@@ -335,7 +357,7 @@ def check_finite_differences(concept, side, sample, dy, directions):
         eps64 = np.finfo(np.float64).eps
         magnitude = sum(float(np.sum(np.abs(p))) for p in terms(0.0))
         inputs = sum(float(np.sum(np.abs(d))) for d in tf.nest.flatten(dy)) * max(
-            [1.0] + [float(np.max(np.abs(s.args[i]), initial=0.0)) for i in concept.wrt])
+            [1.0] + [float(np.max(np.abs(s.args[i]), initial=0.0)) for i in concept.wrt_of(s)])
         rounding = 1.5 * 16 * eps64 * (magnitude + inputs) / FD_STEP
         allowed = FD_RTOL * (scale + abs(numeric)) + rounding + 2 * abs(numeric - coarse) + 1e-15
         if not abs(numeric - analytic) <= allowed:
@@ -345,3 +367,60 @@ def check_finite_differences(concept, side, sample, dy, directions):
                 f"(|diff| {abs(numeric - analytic):.3g}, allowed {allowed:.3g})\n"
                 f"  reproduce: {call_text(name, s.args + (dy,), s.kwargs)}\n"
                 f"  direction: {[np.asarray(x).tolist() for x in v]}")
+
+
+# --- bad input ----------------------------------------------------------------------
+
+def check_rejects(concept, case, modes=None, device="cpu"):
+    """Both sides reject ``case`` for the same reason. The reference raises ``case.ref_error``
+    with a message matching ``case.match``; TF, in every mode, raises one of ``case.tf_errors``
+    with a message matching ``case.tf_match`` (None: ``case.match``), except under XLA where
+    ``case.xla_match`` says otherwise: a pattern of XLA's own error, or XLA_ACCEPTS (XLA
+    returns a value, and ``case.xla_why`` says why). Accepting, raising another type or
+    another message all fail, with a one-line reproduction."""
+    import re
+
+    from tests.catalog import MODES, XLA_ACCEPTS, tf_errors
+
+    def gist(e):
+        """The message without TF's stack traces: its first few lines of text."""
+        lines = [ln.strip() for ln in str(e).splitlines()
+                 if ln.strip() and not ln.strip().startswith(("File ", "Detected at node", "Stack trace", "Original"))]
+        return " | ".join(lines[:4])[:600]
+    name = f"{concept.tf.__module__}.{concept.tf.__name__}"
+    head = f"{concept.name} bad input {case.id!r}"
+    try:
+        concept.ref(*case.args, **case.kwargs)
+    except Exception as e:  # noqa: BLE001 - judged below
+        if not (isinstance(e, case.ref_error) and re.search(case.match, str(e))):
+            raise AssertionError(f"{head}: the reference raised {type(e).__name__}: {e}\n"
+                                 f"  expected {case.ref_error.__name__} matching {case.match!r}") from e
+    else:
+        raise AssertionError(f"{head}: the reference accepted it; expected {case.ref_error.__name__} "
+                             f"matching {case.match!r}")
+    if case.xla_match is not None and not case.xla_why:
+        raise AssertionError(f"{head}: xla_match is set, so xla_why must say why XLA differs")
+    for mode in modes or MODES:
+        pattern = case.xla_match if mode == "xla" and case.xla_match is not None else (case.tf_match or case.match)
+        where = f"mode={mode}" + ("" if device == "cpu" else f", device={device}")
+        repro = f"  reproduce: {call_text(name, case.args, case.kwargs)}   # {where}"
+        try:
+            out = run(concept.tf, Sample(case.args, case.kwargs, case.id), mode, device)
+        except Exception as e:  # noqa: BLE001 - judged below
+            first = gist(e)
+            if pattern == XLA_ACCEPTS:
+                raise AssertionError(f"{head} [{where}]: XLA was expected to accept it ({case.xla_why}), "
+                                     f"but raised {type(e).__name__}: {first}\n{repro}") from e
+            allowed = case.tf_errors or tf_errors()
+            if not isinstance(e, allowed):
+                raise AssertionError(f"{head} [{where}]: TF raised {type(e).__name__}, expected one of "
+                                     f"{[t.__name__ for t in allowed]}: {first}\n{repro}") from e
+            if not re.search(pattern, str(e)):
+                raise AssertionError(f"{head} [{where}]: TF rejected it for another reason\n"
+                                     f"  TF: {type(e).__name__}: {gist(e)}\n  expected a message matching {pattern!r}\n"
+                                     f"{repro}") from e
+        else:
+            if pattern != XLA_ACCEPTS:
+                shown = tf.nest.map_structure(lambda a: np.asarray(a).tolist(), out)
+                raise AssertionError(f"{head} [{where}]: TF accepted it and returned {shown}; "
+                                     f"expected a message matching {pattern!r}, as the reference's\n{repro}")

@@ -92,3 +92,169 @@ def test_a_mishandled_empty_batch_fails(kind):
     for mode in MODES if kind == "wrong-shape" else ("eager", "function", "graph"):
         with pytest.raises((AssertionError, tf.errors.InvalidArgumentError)):
             H.check_values(bug, edge(SOFTMAX, "empty-batch"), "float32", mode)
+
+
+# --- bad input: both sides must reject it, for the same reason ----------------------------
+
+MSE = next(c for c in all_concepts() if c.name == "mean_squared_error")
+
+
+def error_case(concept, id_):
+    return next(e for e in concept.errors if e.id == id_)
+
+
+def book_line_mse(y_true, y_pred):
+    """The old tfimpl.losses.mean_squared_error: the book line with no input checks."""
+    return tf.reduce_mean(tf.square(y_true - y_pred))
+
+
+def test_a_tf_function_that_broadcasts_n_against_n_by_1_fails_the_bad_input_check():
+    """(4,) against (4, 1) broadcasts to a (4, 4) mean, 2.5, in every mode; the reference raises.
+    The check must call TF's answer a failure in each mode, the real function (control) passing."""
+    case = error_case(MSE, "broadcast-column")
+    H.check_rejects(MSE, case)
+    for mode in MODES:
+        with pytest.raises(AssertionError, match=r"TF accepted it and returned 2\.5"):
+            H.check_rejects(MSE.replace(tf=book_line_mse), case, modes=(mode,))
+
+
+def test_a_rejection_for_another_reason_fails_the_bad_input_check():
+    """Raising is not enough: the book line rejects (4, 3) against (4, 5) too, but with TF's
+    'Incompatible shapes', not the reference's message naming y_true and y_pred. (Under XLA
+    that is what the case expects: XLA compiles the runtime check away.)"""
+    case = error_case(MSE, "mismatched-shapes")
+    H.check_rejects(MSE, case)
+    for mode in ("eager", "function", "graph"):
+        with pytest.raises(AssertionError, match="TF rejected it for another reason"):
+            H.check_rejects(MSE.replace(tf=book_line_mse), case, modes=(mode,))
+
+
+# --- sharper checks (issue 8): each class of bug a fixed floor or a blind spot let through ------
+
+BY_NAME = {c.name: c for c in all_concepts()}
+
+
+def hard_sigmoid(z):
+    return tf.clip_by_value(0.2 * z + 0.5, 0.0, 1.0)  # Keras 2's hard_sigmoid
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+@pytest.mark.parametrize("activation,hard", [("sigmoid", hard_sigmoid), ("tanh", lambda z: tf.clip_by_value(z, -1, 1))],
+                         ids=["hard-sigmoid", "hard-tanh"])
+def test_a_dense_layer_with_a_hard_activation_fails_in_every_dtype(dtype, activation, hard):
+    """The piecewise-linear 'hard' activations are within 0.08 of the smooth ones: an absolute floor
+    of 18 eps let them pass in bfloat16; the per-element error model does not."""
+    dense = BY_NAME["dense"]
+    bug = dense.replace(tf=lambda x, w, b, activation=None: hard(tf.matmul(x, w) + b))
+    z = np.array([[-2.5, -1.0, 0.5, 1.5, 2.5]])
+    sample = Sample((np.ones((1, 1)), z, np.zeros(5)), {"activation": activation}, id="hard")
+    H.check_values(dense, sample, dtype, "eager")  # control: the real layer passes
+    for mode in MODES:
+        with pytest.raises(AssertionError, match="disagree"):
+            H.check_values(bug, sample, dtype, mode)
+
+
+def test_tiny_probabilities_clipped_to_1e_minus_7_fail():
+    """Half of all sampled probabilities lie below 1e-7; with an absolute floor of 1 they were never
+    compared. Softmax's tolerance is now relative per element."""
+    bug = planted(lambda logits, axis=-1: tf.clip_by_value(tf.nn.softmax(logits, axis=axis), 1e-7, 1.0))
+    sample = Sample((np.array([[0.0, -20.0, -40.0]]),), {"axis": -1}, id="tiny-p")
+    H.check_values(SOFTMAX, sample, "float32", "eager")
+    for mode in MODES:
+        with pytest.raises(AssertionError, match="disagree"):
+            H.check_values(bug, sample, "float32", mode)
+
+
+def test_a_schedule_that_ignores_staircase_fails_in_bfloat16():
+    """Step 9 of 10 without the floor is rate^0.9 instead of rate^0: 3.6 % off, 4.7 bfloat16 eps, under
+    the old flat 16 eps. The derived budget knows a staircase's exponent is exact."""
+    import tfimpl.schedules as TS
+    decay = BY_NAME["exponential_decay"]
+    bug = decay.replace(tf=lambda lr, step, ds, rate, staircase=False: TS.exponential_decay(lr, step, ds, rate, False))
+    sample = edge(decay, "staircase-boundaries")
+    H.check_values(decay, sample, "bfloat16", "eager")
+    for mode in MODES:
+        with pytest.raises(AssertionError, match="disagree"):
+            H.check_values(bug, sample, "bfloat16", mode)
+
+
+def test_a_float64_moving_average_done_in_float32_fails():
+    """The float64 tolerance was float32-sized (2^29 ulps). It now knows the exact error of TF's
+    float32 1 - d, so an update computed wholly in float32 shows wherever that error does not already
+    swamp it: with a decay float32 holds exactly (0.5, 0 and 1 are among the drawn decays), 1 - d is
+    exact and the budget is a few float64 eps. (At d = 0.99 TF's own float32 1 - d is off by 1e-6
+    relative, as much as rounding the values to float32 would cost: the two are indistinguishable.)"""
+    import tfimpl.moving_average as TM
+    ema = BY_NAME["ema_update"]
+
+    def in_float32(shadow, value, decay, num_updates=None):
+        out = TM.ema_update(tf.cast(shadow, tf.float32), tf.cast(value, tf.float32), decay, num_updates)
+        return tf.cast(out, tf.float64)
+    bug = ema.replace(tf=in_float32)
+    sample = Sample((np.array([1.1, -2.3, 5.7]), np.array([0.3, 4.1, -1.9]), 0.5), id="float64")
+    H.check_values(ema, sample, "float64", "eager")
+    for mode in MODES:
+        with pytest.raises(AssertionError, match="disagree"):
+            H.check_values(bug, sample, "float64", mode)
+
+
+def test_tanh_from_sigmoid_fails_on_small_inputs():
+    """tanh(x) = 2 sigmoid(2x) - 1 is exact maths and 470 eps off at x = 1e-3 in float32 (the subtraction
+    cancels). Values below 1e-4 used to be snapped to 0; the small-magnitude edge now catches it."""
+    tanh = BY_NAME["tanh"]
+    bug = tanh.replace(tf=lambda x: 2 * tf.math.sigmoid(2 * x) - 1)
+    sample = edge(tanh, "small-magnitude")
+    H.check_values(tanh, sample, "float32", "eager")
+    for mode in MODES:
+        with pytest.raises(AssertionError, match="disagree"):
+            H.check_values(bug, sample, "float32", mode)
+
+
+def test_a_strategy_that_draws_only_trivial_inputs_fails_the_region_check():
+    """The example budget went to empty and one-element inputs. Every concept's strategy must reach
+    each region (test_catalog_strategies_reach_every_region); a strategy that cannot is caught."""
+    from hypothesis import strategies as st
+    trivial = st.sampled_from([Sample((np.zeros((0, 3)),)), Sample((np.array([0.5]),))])
+    with pytest.raises(AssertionError, match="never reaches"):
+        check_reaches(trivial, ("several elements",), "trivial")
+
+
+def check_reaches(strategy, regions, name):
+    """Every region in ``regions`` is reached by some draw of ``strategy`` (hypothesis.find)."""
+    from hypothesis import Phase, find, settings
+    from hypothesis.errors import NoSuchExample
+    from tests.catalog import _strategies as S
+    for region in regions:
+        try:  # the first draw that reaches it will do: no shrinking
+            find(strategy, lambda s: region in S.regions(s),
+                 settings=settings(max_examples=300, database=None, derandomize=True, phases=[Phase.generate]))
+        except NoSuchExample:
+            raise AssertionError(f"{name}: the sample strategy never reaches the region '{region}' in 300 draws")
+
+
+REGIONS = ("several elements", "rank > 2", "a magnitude below 1e-4", "a magnitude above 1")
+AXIS_CONCEPTS = ("softmax", "log_softmax", "softmax_cross_entropy_with_logits")
+NOT_APPLICABLE = {
+    ("dense", "rank > 2"): "x, w are matrices and b a vector by definition",
+    ("mlp_forward", "rank > 2"): "x, w are matrices and b a vector by definition",
+    ("clipped_cross_entropy", "a magnitude above 1"): "labels lie in [0, 1]; predictions above 1 are drawn "
+                                                      "(1.1) but the first argument is the labels",
+    ("exponential_decay", "several elements"): "the learning rate is a scalar; the steps vector is integer",
+    ("exponential_decay", "rank > 2"): "the learning rate is a scalar; the steps vector is integer",
+    ("exponential_decay", "a magnitude below 1e-4"): "learning rates are drawn in [1e-3, 1]: the schedule's "
+                                                    "error is relative, magnitude-free",
+    ("exponential_decay", "a magnitude above 1"): "learning rates are drawn in [1e-3, 1] (6e4: an edge)",
+}
+
+
+def expected_regions(concept):
+    regions = [r for r in REGIONS if (concept.name, r) not in NOT_APPLICABLE]
+    return regions + (["axis not last"] if concept.name in AXIS_CONCEPTS else [])
+
+
+@pytest.mark.parametrize("concept", [c.name for c in all_concepts()])
+def test_catalog_strategies_reach_every_region(concept):
+    """Non-empty inputs, rank > 2, a non-last axis, small and large magnitudes: each concept's
+    strategy reaches every region that applies to it."""
+    c = BY_NAME[concept]
+    check_reaches(c.samples(), expected_regions(c), concept)

@@ -7,6 +7,7 @@ keras.optimizers.SGD.apply_gradients. tests/test_nn.py runs both.
 """
 import tensorflow as tf
 
+from tfimpl import _checks as check
 from tfimpl import activations as A
 from tfimpl._autodiff import vjp
 
@@ -18,9 +19,20 @@ def dense(x, w, b, activation=None):
 
     Not tf.nn.bias_add: inside tf.function, grappler fuses MatMul + BiasAdd into
     _FusedMatMul, which (TF 2.21, float32, CPU) returns 0 instead of b when x has
-    no columns (tests/test_nn.py::test_fused_matmul_bias_add_drops_the_bias_when_n_in_is_zero)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+    no columns (tests/test_nn.py::test_fused_matmul_bias_add_drops_the_bias_when_n_in_is_zero).
+
+    Bad input, as the reference: floating x, w and b only (tf.matmul and + would run
+    all-integer input in integers), and b exactly (n_out,) (+ would broadcast a bias
+    column (n_out, 1) into the (batch, n_out) sum)."""
+    check.one_of(activation, ACTIVATIONS, "activation")
+    check.floating(x, "x")
+    check.floating(w, "w")
+    check.floating(b, "b")
+    check.rank_is(x, 2, "x")
+    check.rank_is(w, 2, "w")
+    check.rank_is(b, 1, "b")
+    x, w = check.dims_match(x, 1, w, 0, "x", "w")
+    b, w = check.dims_match(b, 0, w, 1, "b", "w")
     return ACTIVATIONS[activation](tf.matmul(x, w) + b)
 
 
@@ -29,17 +41,32 @@ dense_vjp = vjp(dense, wrt=(0, 1, 2))
 
 def mlp_forward(x, params, activation="relu"):
     """Hidden layers dense(..., activation), the last layer linear (the logits)."""
+    check.pairs(params, "params")
     for w, b in params[:-1]:
         x = dense(x, w, b, activation)
     w, b = params[-1]
     return dense(x, w, b)
 
 
+def mlp_forward_vjp(x, params, dy, activation="relu"):
+    """(dx, [(dw, db) per layer]) of sum(dy * mlp_forward(x, params)), by GradientTape."""
+    x = tf.convert_to_tensor(x)
+    params = [(tf.convert_to_tensor(w), tf.convert_to_tensor(b)) for w, b in params]
+    with tf.GradientTape() as tape:
+        tape.watch([x, params])
+        logits = mlp_forward(x, params, activation)
+    dx, grads = tape.gradient(logits, [x, params], output_gradients=tf.cast(dy, logits.dtype),
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return dx, [tuple(g) for g in grads]
+
+
 def softmax_cross_entropy(labels, logits):
     """tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels, logits)).
 
     The kernel's gradient wrt the logits is softmax - labels: exact when each label
-    row sums to 1, as one-hot and probability labels do."""
+    row sums to 1, as one-hot and probability labels do. labels and logits of one shape,
+    as the reference (the op would broadcast them)."""
+    labels, logits = check.same_shape(labels, logits, "labels", "logits")
     return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits))
 
 

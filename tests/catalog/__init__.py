@@ -8,6 +8,7 @@ there. Concept-specific facts get their own named tests beside it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -32,29 +33,76 @@ class Sample:
 
 @dataclass(frozen=True)
 class Tol:
-    """Pass iff |actual - ref| <= ulps * eps(dtype) * max(|ref|, floor) + tiny(dtype).
+    """Pass iff |actual - ref| <= ulps * eps(dtype) * max(scale, tiny(dtype)) + tiny(dtype).
 
-    ``ulps`` is the error budget in units of the dtype's machine epsilon,
-    relative to the reference value; ``floor`` turns it absolute for values
-    below it (use it where the output is a difference of O(floor) terms);
-    tiny(dtype) (the smallest normal number) forgives underflow to zero.
-    ``why`` says where the number comes from: every number has a reason."""
+    ``scale`` is, per element, the magnitude the error model says the rounding errors
+    are proportional to: by default |ref| (a relative check), or max(|ref|, floor);
+    with ``model`` it is ``model(dtype, *args, **kwargs)`` evaluated on the sample
+    itself (float64 inputs as rounded to the dtype; for gradients dy is the last
+    argument), an array or tuple of arrays shaped like the output. ``ulps`` is the
+    budget in units of the dtype's machine epsilon; tiny(dtype) (the smallest normal
+    number) forgives underflow to zero. ``why`` says where the numbers come from."""
     ulps: float
     why: str
     floor: float = 0.0
+    model: Callable | None = None
 
 
 @dataclass(frozen=True)
 class ErrorCase:
-    """Bad input that both sides must reject. The reference must raise ``ref_error``
-    with a message matching ``match`` (naming the argument, what was expected and
-    what was given); TensorFlow must raise one of ``tf_errors`` in every mode."""
+    """Bad input that both sides must reject for the same reason (tests/harness.py,
+    check_rejects). The reference must raise ``ref_error`` with a message matching
+    ``match`` (naming the argument, what was expected and what was given); TensorFlow
+    must raise one of ``tf_errors`` with a message matching ``tf_match`` in every mode,
+    except where ``xla_match`` says what XLA does instead."""
     id: str
     args: tuple
     kwargs: Mapping[str, Any]
     ref_error: type
     match: str
     tf_errors: tuple = ()
+    tf_match: str | None = None
+    """Pattern of TF's message in every mode; None: ``match``. Both sides fill the same
+    templates (reference/_checks.py MESSAGES), so the texts differ only where a mode
+    traces with unknown dimensions, which TF writes as None (see shape_pattern)."""
+    xla_match: str | None = None
+    """Under XLA, where it differs: a pattern of XLA's own error, or XLA_ACCEPTS (XLA
+    returns a value); None: as the other modes. A check that needs a runtime assert
+    (a dimension unknown to the shape-generic trace) is compiled away by XLA."""
+    xla_why: str = ""
+    """Why XLA differs: required with ``xla_match``."""
+
+
+XLA_ACCEPTS = "<XLA accepts the input and returns a value>"
+
+
+def shape_pattern(shape):
+    """A regex for ``shape`` as a check's message writes it, each dimension its value or
+    None (unknown while a shape-generic tf.function, XLA function or placeholder graph is
+    traced): (4, 1) -> \\((?:4|None), (?:1|None)\\), (4,) -> \\((?:4|None),\\)."""
+    dims = ", ".join(f"(?:{d}|None)" for d in shape)
+    return rf"\({dims}{',' if len(shape) == 1 else ''}\)"
+
+
+def shape_mismatch(id_, a, b, name_a, name_b, *, extra=(), kwargs=None, **fields):
+    """The case ``f(a, b, *extra, **kwargs)``, with a and b of different shapes; the reference's
+    message names both shapes exactly, TF's in every mode (unknown dimensions as None).
+    Ranks that differ are caught while tracing, in every mode, XLA included: ValueError."""
+    assert np.ndim(a) != np.ndim(b), "same-rank mismatches need a runtime check: give tf_match / xla_match"
+    message = "{} shape {} does not match {} shape {}"
+    return ErrorCase(id_, (a, b) + tuple(extra), dict(kwargs or {}), ValueError,
+                     message.format(name_a, re.escape(str(np.shape(a))), name_b, re.escape(str(np.shape(b)))),
+                     (ValueError,),
+                     tf_match=message.format(name_a, shape_pattern(np.shape(a)), name_b, shape_pattern(np.shape(b))),
+                     **fields)
+
+
+def traced_or_run(error):
+    """What TF raises for a mismatch of dimensions a shape-generic trace does not know:
+    ``error`` where the shapes are known while tracing (eager), InvalidArgumentError from
+    the runtime assert (tf.function, Session) or from XLA's own shape checks."""
+    import tensorflow as tf
+    return (error, tf.errors.InvalidArgumentError)
 
 
 @dataclass(frozen=True)
@@ -87,8 +135,8 @@ class Concept:
     """Fixed Samples pinning the edges: empty batch, one element, extreme magnitudes, inf, NaN."""
     ref_vjp: Callable | None = None
     tf_vjp: Callable | None = None
-    wrt: tuple = (0,)
-    """Positional arguments the gradient is taken with respect to."""
+    wrt: tuple | str = (0,)
+    """Positional arguments the gradient is taken with respect to; "all": every array argument."""
     grad_tol: Mapping[str, Tol] | None = None
     off_kink: Callable[[Sample, float], Sample] | None = None
     """Moves a sample at least ``margin`` away from non-differentiable points,
@@ -110,6 +158,12 @@ class Concept:
     def __repr__(self):
         return self.name
 
+    def wrt_of(self, sample):
+        """The positions of ``sample``'s arguments the gradient is taken with respect to."""
+        if self.wrt == "all":
+            return tuple(i for i, a in enumerate(sample.args) if isinstance(a, np.ndarray))
+        return self.wrt
+
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
@@ -118,14 +172,24 @@ LONG_SUM = Tol(1024, "a float32 sum of up to 1e7 terms: the textbook bound is (n
                      "sum stays near 10 eps, but XLA's CPU reduction was measured 587 eps off at n = 1e7")
 
 
-def reduction_tol(ulps_low, ulps32, ulps64, what):
-    """Tolerances for a sum or mean of same-sign terms: no cancellation, so relative error.
-    float16 and bfloat16 reductions accumulate in float32 (TF's reduction_ops.h, and XLA),
-    so only the per-term and final roundings show; the samples sum at most 64 terms."""
-    return {"float16": Tol(ulps_low, f"{what}; each term rounded to float16, sum in float32, final rounding"),
-            "bfloat16": Tol(ulps_low, f"{what}; each term rounded to bfloat16, sum in float32, final rounding"),
-            "float32": Tol(ulps32, f"{what}; <= 64 terms summed in float32 (tree sum: ~log2(64) roundings)"),
-            "float64": Tol(ulps64, f"{what}; <= 64 terms summed in float64 (tree sum: ~log2(64) roundings)")}
+def reduction_tol(fn, per_term, after, what):
+    """Tolerances for a sum or mean of same-sign terms (no cancellation, so relative to the
+    result), derived from the sample: each term's own roundings (``per_term`` eps), a tree sum
+    of n terms (log2(n) + 1 deep, 0.5 eps a level; float16 and bfloat16 accumulate in float32,
+    TF's reduction_ops.h and XLA alike, so there a level costs float32's eps and the result
+    rounds once more), then ``after`` eps for what follows the sum (divide by N, times scale)."""
+    from tests.catalog import _errors as E
+
+    def model(dtype, *args, **kwargs):
+        n = max((np.size(a) for a in args if isinstance(a, np.ndarray)), default=1)
+        return np.abs(fn(*args, **kwargs)) * (per_term + E.sum_error(dtype, n) + after)
+    why = f"{what}; tree sum of n terms (0.5 eps a level, log2(n) + 1 levels), from the sample"
+    return {d: Tol(1, why, model=model) for d in DTYPES}
+
+
+def elementwise_tol(low, high, what):
+    """Relative tolerances for an elementwise result: ``low`` eps for float16/bfloat16, ``high`` otherwise."""
+    return {d: Tol(low if d in ("float16", "bfloat16") else high, what) for d in DTYPES}
 
 
 def off_zero(sample, margin):

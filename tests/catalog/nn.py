@@ -1,15 +1,20 @@
 """Catalog entries: a dense layer and a dense network's forward pass (reference/nn.py, tfimpl/nn.py).
 
 ``mlp_forward`` takes a list of (w, b) pairs; the runner feeds flat arrays, so the
-entry uses ``mlp_forward_flat(x, w1, b1, ..., wL, bL, activation=...)``, the same thin
-adapter around each side. Its gradients (mlp_gradients) have named tests in tests/test_nn.py.
+entry uses ``mlp_forward_flat(x, w1, b1, ..., wL, bL, activation=...)`` and its
+``_vjp``, the same thin adapters around each side; the gradient is taken with respect
+to x and every parameter. mlp_gradients (the loss's gradient) has named tests in
+tests/test_nn.py.
 """
+import re
+
 import numpy as np
 from hypothesis import strategies as st
 
 import reference.nn as R
 import tfimpl.nn as T
-from tests.catalog import DTYPES, Concept, ErrorCase, Sample, Tol, tf_errors
+from tests.catalog import DTYPES, XLA_ACCEPTS, Concept, ErrorCase, Sample, Tol, shape_pattern, traced_or_run
+from tests.catalog import _errors as E
 from tests.catalog import _strategies as S
 
 nan, inf = np.nan, np.inf
@@ -21,7 +26,7 @@ ACTS = (None, "relu", "sigmoid", "tanh")
 # --- dense ------------------------------------------------------------------------
 
 def dense_samples():
-    dims = st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4))
+    dims = st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4))  # 0: the edges
     return st.tuples(dims, st.sampled_from(ACTS)).flatmap(lambda da: st.tuples(
         S.arrays((da[0][0], da[0][1]), 2.0), S.arrays((da[0][1], da[0][2]), 2.0), S.arrays((da[0][2],), 2.0),
     ).map(lambda xwb: Sample(xwb, {"activation": da[1]})))
@@ -64,36 +69,57 @@ def dense_bench(n, rng):
                    rng.standard_normal(k)), {"activation": "relu"})
 
 
-def shape_error(id_, x, w, b, match):
-    return ErrorCase(id_, (x, w, b), {}, ValueError, match, tf_errors())
+XLA_DROPS_THE_ASSERT = ("the shape-generic trace does not know these dimensions, so the check is a runtime "
+                        "assert, which XLA compiles away; XLA's own shape check of {op} then {what}")
 
 
+def shape_error(id_, args, match, xla, op, what="fails to compile"):
+    """A mismatch of dimensions the shape-generic trace does not know: ValueError eagerly, the
+    runtime assert's InvalidArgumentError (same message) in tf.function and a Session; under XLA
+    ``op``'s own check (``xla``: its message, or XLA_ACCEPTS)."""
+    return ErrorCase(id_, args, {}, ValueError, match, traced_or_run(ValueError),
+                     xla_match=xla, xla_why=XLA_DROPS_THE_ASSERT.format(op=op, what=what))
+
+
+def bias_column(args, shape):
+    """A rank-2 bias (n_out, 1) or (1, n_out): + would broadcast it. The rank is known while
+    tracing, so every mode rejects it, XLA included."""
+    message = "b must have rank 1, got rank 2 \\(shape {}\\)"
+    return ErrorCase("bias-column", args, {}, ValueError, message.format(re.escape(str(shape))), (ValueError,),
+                     tf_match=message.format(shape_pattern(shape)))
+
+
+X, W, B = np.ones((2, 3)), np.ones((3, 2)), np.ones(2)
 DENSE_ERRORS = (
-    shape_error("x-w-mismatch", np.ones((2, 3)), np.ones((4, 2)), np.ones(2),
-                r"x shape \(2, 3\) does not match w shape \(4, 2\) \(x.shape\[1\] must equal w.shape\[0\]\)"),
-    shape_error("b-w-mismatch", np.ones((2, 3)), np.ones((3, 2)), np.ones(5),
-                r"b shape \(5,\) does not match w shape \(3, 2\) \(b.shape\[0\] must equal w.shape\[1\]\)"),
-    ErrorCase("unknown-activation", (np.ones((2, 3)), np.ones((3, 2)), np.ones(2)), {"activation": "swish"},
-              ValueError, r"activation must be one of \[None, 'relu', 'sigmoid', 'tanh'\], got 'swish'", tf_errors()),
-    ErrorCase("integer-x", (np.ones((2, 3), np.int64), np.ones((3, 2)), np.ones(2)), {}, TypeError,
-              r"x must be a floating-point array, got dtype int64", tf_errors()),
+    shape_error("x-w-mismatch", (X, np.ones((4, 2)), B),
+                r"x shape \(2, 3\) does not match w shape \(4, 2\) \(x.shape\[1\] must equal w.shape\[0\]\)",
+                r"Matrix size-incompatible: In\[0\]: \[2,3\], In\[1\]: \[4,2\]", "tf.matmul"),
+    shape_error("b-w-mismatch", (X, W, np.ones(5)),
+                r"b shape \(5,\) does not match w shape \(3, 2\) \(b.shape\[0\] must equal w.shape\[1\]\)",
+                r"Incompatible shapes: \[2,2\] vs\. \[5\]", "the bias add"),
+    shape_error("bias-one-element", (X, W, np.ones(1)),
+                r"b shape \(1,\) does not match w shape \(3, 2\) \(b.shape\[0\] must equal w.shape\[1\]\)",
+                XLA_ACCEPTS, "the bias add", what="broadcasts the one bias to every unit: shape-generic "
+                "jit_compile callers get no check (a concrete input_signature makes it a trace-time ValueError)"),
+    bias_column((X, W, np.ones((2, 1))), (2, 1)),
+    ErrorCase("unknown-activation", (X, W, B), {"activation": "swish"},
+              ValueError, r"activation must be one of \[None, 'relu', 'sigmoid', 'tanh'\], got 'swish'", (ValueError,)),
+    ErrorCase("integer-inputs", (np.ones((2, 3), np.int64), np.ones((3, 2), np.int64), np.ones(2, np.int64)), {},
+              TypeError, r"x must be a floating-point array, got dtype int64", (TypeError,)),
+    ErrorCase("integer-x", (np.ones((2, 3), np.int64), W, B), {}, TypeError,
+              r"x must be a floating-point array, got dtype int64", (TypeError,)),
+    ErrorCase("integer-b", (X, W, np.ones(2, np.int64)), {}, TypeError,
+              r"b must be a floating-point array, got dtype int64", (TypeError,)),
 )
 
-# z = sum_k x_k w_k + b over K <= 4 terms of size <= 2 * 2, so |terms| sum to <= 4 * 4 + 2 = 18.
-# Dot product and bias add: <= K + 1 = 5 roundings, each <= eps * 18 absolute (floor 18).
-# The activations shrink absolute errors (|act'| <= 1) and add their own few ulps of the output.
-DENSE_TOL = {
-    "float16": Tol(8, "5 roundings of the dot product + bias (K <= 4) at scale 18, + the activation's 1 ulp", floor=18),
-    "bfloat16": Tol(8, "5 roundings of the dot product + bias (K <= 4) at scale 18, + the activation's 1 ulp",
-                    floor=18),
-    "float32": Tol(8, "5 roundings of the dot product + bias (K <= 4) at scale 18, + Eigen's few-ulp tanh/logistic",
-                   floor=18),
-    "float64": Tol(8, "5 roundings of the dot product + bias (K <= 4) at scale 18, + libm's <= 1 ulp", floor=18),
-}
-# dx = dz @ w.T, dw = x.T @ dz, db = sum(dz): sums of <= 4 products of |dy| <= 1, |act'| <= 1, |x|, |w| <= 2;
-# act'(z) is itself a few roundings of exp; each result <= 5 roundings at scale 8 (floor 8) plus act' error.
-DENSE_GRAD_TOL = {d: Tol(12, "<= 4-term sums of dy * act'(z) * (x or w) at scale 8: 5 roundings + act'(z)'s few ulps",
-                         floor=8) for d in DTYPES}
+# activation(x @ w + b): the K-term dot product (K/2 roundings of sum |x_k w_k|), the bias add
+# (0.5 |z|), the activation's slope times that, and its own ulps (tests/catalog/_errors.py).
+# Per element and per sample: no floor, so a wrong activation or a lost term shows in every dtype.
+DENSE_TOL = {d: Tol(1, "per element: |act'(z)| x (K/2 sum|x w| + |z|/2) + the activation's own ulps of |act(z)|",
+                    model=lambda dtype, x, w, b, activation=None: E.dense_error(dtype, x, w, b, activation)[0])
+             for d in DTYPES}
+DENSE_GRAD_TOL = {d: Tol(1, "dz = act'(z) dy from TF's grad kernels (from the rounded output), then "
+                            "dz @ w.T, x.T @ dz and sum(dz) as matmuls", model=E.dense_vjp_error) for d in DTYPES}
 
 
 # --- mlp_forward ------------------------------------------------------------------
@@ -105,7 +131,29 @@ def _flat(mlp_forward):
     return mlp_forward_flat
 
 
+def _flat_vjp(mlp_forward_vjp):
+    def mlp_forward_flat_vjp(x, *wb, dy, activation="relu"):
+        dx, grads = mlp_forward_vjp(x, [(wb[i], wb[i + 1]) for i in range(0, len(wb), 2)], dy, activation)
+        return (dx, *(g for pair in grads for g in pair))
+    mlp_forward_flat_vjp.__module__ = mlp_forward_vjp.__module__
+    return mlp_forward_flat_vjp
+
+
 ref_mlp_forward_flat, tf_mlp_forward_flat = _flat(R.mlp_forward), _flat(T.mlp_forward)
+ref_mlp_forward_flat_vjp, tf_mlp_forward_flat_vjp = _flat_vjp(R.mlp_forward_vjp), _flat_vjp(T.mlp_forward_vjp)
+
+
+def mlp_off_kink(sample, margin):
+    """relu networks: shift each hidden layer's biases off the kink (dense's off_kink, layer by layer)."""
+    if sample.kwargs.get("activation") != "relu":
+        return sample
+    x, *wb = sample.args
+    out, a = [x], x
+    for i in range(0, len(wb) - 2, 2):
+        _, w, b = off_kink(Sample((a, wb[i], wb[i + 1]), sample.kwargs), margin).args
+        out += [w, b]
+        a = R.dense(a, w, b, "relu")
+    return Sample(tuple(out + list(wb[-2:])), sample.kwargs, sample.id)
 
 
 def mlp_samples():
@@ -117,7 +165,7 @@ def mlp_samples():
         for i in range(1, len(widths) - 1):
             arrays += [S.arrays((widths[i], widths[i + 1]), 1.0), S.arrays((widths[i + 1],), 1.0)]
         return st.tuples(*arrays).map(lambda a: Sample(tuple(a), {"activation": act}))
-    widths = st.integers(2, 4).flatmap(lambda n: st.tuples(st.integers(0, 4), *[st.integers(1, 4)] * n))
+    widths = st.integers(2, 4).flatmap(lambda n: st.tuples(*[st.integers(1, 4)] * (n + 1)))
     return st.tuples(widths, st.sampled_from(ACTS[1:])).flatmap(build)
 
 
@@ -141,15 +189,20 @@ def mlp_bench(n, rng):
 
 
 MLP_ERRORS = (
-    ErrorCase("layer-mismatch", (np.ones((2, 3)), np.ones((3, 4)), np.ones(4), np.ones((5, 2)), np.ones(2)), {},
-              ValueError, r"x shape \(2, 4\) does not match w shape \(5, 2\)", tf_errors()),
+    shape_error("layer-mismatch", (X, np.ones((3, 4)), np.ones(4), np.ones((5, 2)), B),
+                r"x shape \(2, 4\) does not match w shape \(5, 2\)",
+                r"Matrix size-incompatible: In\[0\]: \[2,4\], In\[1\]: \[5,2\]", "the second tf.matmul"),
+    bias_column((X, np.ones((3, 4)), np.ones((4, 1)), np.ones((4, 2)), B), (4, 1)),
+    ErrorCase("integer-inputs", (np.ones((2, 3), np.int64), np.ones((3, 2), np.int64), np.ones(2, np.int64)), {},
+              TypeError, r"x must be a floating-point array, got dtype int64", (TypeError,)),
+    ErrorCase("no-layers", (X,), {}, ValueError, r"params must be a non-empty list of \(w, b\) pairs, got \[\]",
+              (ValueError,)),
 )
 
-# Per layer: <= 5 roundings at the layer's scale (see DENSE_TOL); the next layer's weights (|w| <= 1,
-# <= 4 of them) carry an absolute error on to at most 4x, while the scale itself grows the same 4x,
-# so the error stays ~5 roundings per layer relative to the current scale: 3 layers -> ~16, floor 16.
-MLP_TOL = {d: Tol(24, "3 layers x (5 roundings of a <= 4-term dot product + bias + the activation's few ulps), "
-                      "relative to a scale of 16", floor=16) for d in DTYPES}
+MLP_TOL = {d: Tol(1, "dense's bound layer by layer, each layer's output error carried into the next through |w|",
+                  model=E.mlp_error) for d in DTYPES}
+MLP_GRAD_TOL = {d: Tol(1, "dense's backward bound layer by layer from the logits, with each layer's forward error "
+                          "and the upstream gradient's error carried along", model=E.mlp_vjp_error) for d in DTYPES}
 
 
 CATALOG = [
@@ -161,6 +214,9 @@ CATALOG = [
     ),
     Concept(
         name="mlp_forward", ref=ref_mlp_forward_flat, tf=tf_mlp_forward_flat,
-        samples=mlp_samples, edges=mlp_edges(), tol=MLP_TOL, errors=MLP_ERRORS, bench=mlp_bench,
+        ref_vjp=ref_mlp_forward_flat_vjp, tf_vjp=tf_mlp_forward_flat_vjp, wrt="all",
+        samples=mlp_samples, edges=mlp_edges(), tol=MLP_TOL, grad_tol=MLP_GRAD_TOL, off_kink=mlp_off_kink,
+        grad_edges=("empty-batch", "two-hidden-tanh", "one-layer-linear", "extreme-magnitude"),
+        errors=MLP_ERRORS, bench=mlp_bench,
     ),
 ]

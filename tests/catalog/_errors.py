@@ -1,0 +1,316 @@
+"""Error models: how far a correctly rounded computation may land from the exact one,
+evaluated on the sample itself, in units of the dtype's machine epsilon (eps = 2u,
+u the unit roundoff: one correctly rounded operation is off by at most 0.5 eps
+relative).
+
+A catalog tolerance built on these is ``Tol(ulps, why, model=...)``: it passes an
+element iff |tf - ref| <= ulps * eps * scale, where scale is what the model returns.
+The models are first-order bounds (Higham, *Accuracy and Stability of Numerical
+Algorithms*, ch. 3): a K-term dot product computed in the dtype is off by at most
+(K / 2) eps * sum |x_k w_k|; a value carried into a function f moves f by |f'| times
+its own error; f itself adds a few ulps of |f|.
+
+float16 and bfloat16: TensorFlow's Eigen kernels compute many ops in float32 and round
+once, but not all of them, and XLA rounds intermediates to the dtype op by op (measured:
+bfloat16 softmax under jit_compile rounds exp and the sum to bfloat16, 1.5x a
+float32-inside bound). So the models charge every op at the dtype's own eps.
+"""
+import numpy as np
+
+EPS = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23, "float64": 2.0 ** -52}
+LOW = ("float16", "bfloat16")
+
+
+def ratio(dtype):
+    """eps of the precision an op rounds to, in eps of the dtype: 1 (see the module docstring:
+    float16 and bfloat16 ops may round to the dtype one by one, under XLA they do)."""
+    return 1.0
+
+
+def log2_terms(n):
+    """Depth of a pairwise (tree) sum of n terms: Eigen's and XLA's vectorised reductions."""
+    return float(np.ceil(np.log2(max(n, 1)))) + 1
+
+
+def matmul_error(dtype, a, w, out):
+    """Error bound of a @ w (+ a rounded result ``out``), in eps: K/2 roundings of the sum of
+    |terms| in the working precision, then one final rounding of |out| when the dtype is narrower."""
+    k = a.shape[-1]
+    terms = np.abs(a) @ np.abs(w)
+    final = 0.5 * np.abs(out) if dtype in LOW else 0.0
+    return 0.5 * k * ratio(dtype) * terms + final
+
+
+ACT_ULPS = {None: 0.0, "relu": 0.0, "sigmoid": 2.0, "tanh": 2.0}
+"""Own error of each activation in ulps of its output, working precision: relu is exact;
+Eigen's logistic and tanh are rational approximations measured within 2.4 ulp in float32
+(libm's within 1 in float64). For float16/bfloat16 they run in float32 and round once."""
+
+
+def _act(name, z):
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    return z
+
+
+def _max_slope(name, z, dz):
+    """max |f'| over [z - dz, z + dz]: the most an input error of dz can be amplified."""
+    if name is None:
+        return np.ones_like(z)
+    if name == "relu":
+        return (z + dz > 0).astype(np.float64)
+    nearest = np.maximum(np.abs(z) - dz, 0.0)  # sigmoid' and tanh' peak at 0 and fall off symmetrically
+    s = 1 / (1 + np.exp(-nearest))
+    return s * (1 - s) if name == "sigmoid" else 1 - np.tanh(nearest) ** 2
+
+
+def activation_error(dtype, name, z, dz):
+    """Error of act(z_computed) in eps, z_computed off by dz eps (absolute): the slope carries
+    dz through, the activation adds its own ulps, and float16/bfloat16 round once more."""
+    f = np.abs(_act(name, z))
+    own = ACT_ULPS[name] * ratio(dtype) + (0.5 if dtype in LOW and name is not None else 0.0)
+    return _max_slope(name, z, dz * EPS[dtype]) * dz + own * f
+
+
+def dense_error(dtype, x, w, b, activation, x_err=0.0):
+    """Error bound of activation(x @ w + b) in eps, with x already off by ``x_err`` eps (absolute):
+    the matmul, the bias add (0.5 eps of |z|) and the activation. Returns (error, output)."""
+    xw = x @ w
+    z = xw + b
+    dz = np.asarray(x_err) @ np.abs(w) if np.ndim(x_err) else x_err * (np.ones_like(x) @ np.abs(w))
+    dz = dz + matmul_error(dtype, x, w, xw) + 0.5 * np.abs(z)
+    return activation_error(dtype, activation, z, dz), _act(activation, z)
+
+
+def _layer_backward(dtype, a, a_err, w, b, activation, g, g_err):
+    """One dense layer's backprop with error bounds (eps, absolute). The layer's input ``a`` is off
+    by ``a_err``, the upstream gradient ``g`` by ``g_err``. dz = act'(z) g comes from TF's grad
+    kernels, which work from the rounded output y (ReluGrad from z): y (1 - y) g for sigmoid,
+    (1 - y^2) g for tanh, each op rounding once; a relu whose z lies within its error of 0 may
+    pass g or 0. Then da = dz @ w.T, dw = a.T @ dz, db = sum(dz) as matmuls.
+    Returns (da, da_err, dw_err, db_err)."""
+    y_err, y = dense_error(dtype, a, w, b, activation, a_err)
+    z = a @ w + b
+    if activation == "sigmoid":
+        slope = y * (1 - y)
+        dz_err = np.abs(g) * (np.abs(1 - 2 * y) * y_err + 1.5 * slope) + slope * g_err + 0.5 * np.abs(slope * g)
+    elif activation == "tanh":
+        slope = 1 - y * y
+        dz_err = np.abs(g) * (2 * np.abs(y) * y_err + 1.0) + slope * g_err + 0.5 * np.abs(slope * g)
+    elif activation == "relu":
+        slope = (z > 0).astype(np.float64)
+        carried = np.asarray(a_err) @ np.abs(w) if np.ndim(a_err) else 0.0
+        z_err = carried + matmul_error(dtype, a, w, a @ w) + 0.5 * np.abs(z)
+        near_kink = np.abs(z) <= z_err * EPS[dtype]
+        dz_err = np.where(near_kink, np.abs(g) / EPS[dtype] + g_err, slope * g_err)
+    else:
+        slope = np.ones_like(z)
+        dz_err = g_err * slope
+    dz = slope * g
+    a_err = a_err if np.ndim(a_err) else np.full(a.shape, float(a_err))
+    ones = np.ones((1, dz.shape[0]))
+    return (dz @ w.T,
+            dz_err @ np.abs(w.T) + matmul_error(dtype, dz, w.T, dz @ w.T),
+            np.abs(a.T) @ dz_err + a_err.T @ np.abs(dz) + matmul_error(dtype, a.T, dz, a.T @ dz),
+            (ones @ dz_err)[0] + matmul_error(dtype, ones, dz, ones @ dz)[0])
+
+
+def dense_vjp_error(dtype, x, w, b, dy, activation=None):
+    """Error bounds of (dx, dw, db) in eps: one layer of _layer_backward, exact inputs and dy."""
+    _, dx_err, dw_err, db_err = _layer_backward(dtype, x, 0.0, w, b, activation, dy, np.zeros_like(dy))
+    return dx_err, dw_err, db_err
+
+
+def mlp_vjp_error(dtype, x, *wb_dy, activation="relu"):
+    """Error bounds of (dx, dw1, db1, ..., dwL, dbL): the forward errors layer by layer
+    (dense_error), then _layer_backward from the logits back, each layer's input-gradient
+    error handed to the layer before."""
+    wb, dy = wb_dy[:-1], wb_dy[-1]
+    layers = [(wb[i], wb[i + 1], activation if i + 2 < len(wb) else None) for i in range(0, len(wb), 2)]
+    inputs, errors = [x], [0.0]
+    for w, b, act in layers[:-1]:
+        err, out = dense_error(dtype, inputs[-1], w, b, act, errors[-1])
+        inputs.append(out)
+        errors.append(err)
+    g, g_err, grads = dy, np.zeros_like(dy), []
+    for i in reversed(range(len(layers))):
+        w, b, act = layers[i]
+        g, g_err, dw_err, db_err = _layer_backward(dtype, inputs[i], errors[i], w, b, act, g, g_err)
+        grads = [dw_err, db_err] + grads
+    return (g_err, *grads)
+
+
+def mlp_error(dtype, x, *wb, activation="relu"):
+    """dense_error layer after layer, each layer's output error carried into the next
+    through |w|; the last layer is linear (the logits)."""
+    err, a = 0.0, x
+    for i in range(0, len(wb), 2):
+        act = activation if i + 2 < len(wb) else None
+        err, a = dense_error(dtype, a, wb[i], wb[i + 1], act, err)
+    return err
+
+
+# --- softmax and friends: the class axis moved last, then back -------------------------
+
+def _last(axis, *arrays):
+    return [np.moveaxis(a, axis, -1) for a in arrays]
+
+
+def _softmax_parts(dtype, x):
+    """z = x - max, p, the relative error of p in eps (before the final rounding), per element:
+    z rounds (0.5 |z|, which exp turns relative), exp (1 ulp), the positive sum (depth / 2),
+    the divide (0.5). For float16/bfloat16 all in float32 (times ratio)."""
+    z = x - np.max(x, axis=-1, keepdims=True) if x.size else x
+    e = np.exp(z)
+    p = e / np.sum(e, axis=-1, keepdims=True)
+    depth = log2_terms(x.shape[-1])
+    rel = ratio(dtype) * (0.5 * np.abs(z) + 1.0 + 0.5 * depth + 0.5)
+    return z, p, rel
+
+
+def softmax_error(dtype, logits, axis=-1):
+    """Error of softmax, relative per element: eps * p_i * (|z_i| / 2 + 1 + depth / 2 + 1 / 2),
+    + 0.5 eps of p_i for float16/bfloat16's final rounding. A tiny probability is held to
+    the same relative accuracy as a large one."""
+    (x,) = _last(axis, logits)
+    _, p, rel = _softmax_parts(dtype, x)
+    err = p * (rel + (0.5 if dtype in LOW else 0.0))
+    return np.moveaxis(err, -1, axis)
+
+
+def log_softmax_error(dtype, logits, axis=-1):
+    """Error of z - log(sum exp z), absolute per element: z's rounding (0.5 |z_i|), the sum's
+    relative error (sum_j p_j (|z_j| / 2 + 1) + depth / 2) and log's ulp of |lse|, the final
+    subtraction (0.5 |y_i|); for float16/bfloat16 in float32, + 0.5 |y_i| when rounded."""
+    (x,) = _last(axis, logits)
+    z, p, _ = _softmax_parts(dtype, x)
+    lse = np.log(np.sum(np.exp(z), axis=-1, keepdims=True)) if x.size else z
+    y = z - lse
+    s_rel = np.sum(p * (0.5 * np.abs(z) + 1.0), axis=-1, keepdims=True) + 0.5 * log2_terms(x.shape[-1])
+    err = ratio(dtype) * (0.5 * np.abs(z) + s_rel + np.abs(lse) + 0.5 * np.abs(y)) + (
+        0.5 * np.abs(y) if dtype in LOW else 0.0)
+    return np.moveaxis(err, -1, axis)
+
+
+def sum_error(dtype, n):
+    """Relative error of a same-sign sum of n terms accumulated as TF does it, in eps of the
+    dtype: float16/bfloat16 in float32 (reduction_ops.h; XLA likewise), then one rounding."""
+    if dtype in LOW:
+        return 0.5 * log2_terms(n) * EPS["float32"] / EPS[dtype] + 0.5
+    return 0.5 * log2_terms(n)
+
+
+def _reduction(dtype, n):
+    """Relative error of a sum of n terms in eps of the dtype, relative to the sum of |terms|:
+    depth / 2 roundings in the working precision, + one final rounding for float16/bfloat16."""
+    return 0.5 * log2_terms(n) * ratio(dtype) + (0.5 if dtype in LOW else 0.0)
+
+
+def softmax_vjp_error(dtype, logits, dy, axis=-1):
+    """TF's _SoftmaxGrad, op by op in the dtype: t = sum(dy * s), d = dy - t, g = d * s,
+    with s the forward output (off by softmax_error)."""
+    s_err = softmax_error(dtype, logits, axis)
+    x, dy, s_err = _last(axis, logits, dy, s_err)
+    _, s, _ = _softmax_parts(dtype, x)
+    t = np.sum(dy * s, axis=-1, keepdims=True)
+    t_err = np.sum(np.abs(dy) * s_err, axis=-1, keepdims=True) + np.sum(np.abs(dy * s), axis=-1, keepdims=True) * (
+        0.5 + _reduction(dtype, x.shape[-1]))
+    d = dy - t
+    d_err = t_err + 0.5 * np.abs(d)
+    g_err = s * d_err + np.abs(d) * s_err + 0.5 * np.abs(d * s)
+    return np.moveaxis(g_err, -1, axis)
+
+
+def log_softmax_vjp_error(dtype, logits, dy, axis=-1):
+    """TF's _LogSoftmaxGrad, op by op: s = exp(y) from the rounded output y, t = sum(dy),
+    g = dy - t * s."""
+    y_err = log_softmax_error(dtype, logits, axis)
+    x, dy, y_err = _last(axis, logits, dy, y_err)
+    _, s, _ = _softmax_parts(dtype, x)
+    s_err = s * (y_err + 1.0)
+    t = np.sum(dy, axis=-1, keepdims=True)
+    t_err = np.sum(np.abs(dy), axis=-1, keepdims=True) * _reduction(dtype, x.shape[-1])
+    ts_err = np.abs(t) * s_err + s * t_err + 0.5 * np.abs(t * s)
+    g_err = ts_err + 0.5 * np.abs(dy - t * s)
+    return np.moveaxis(g_err, -1, axis)
+
+
+def z_minus_lse(x):
+    """log_softmax along the last axis, in float64."""
+    z = x - np.max(x, axis=-1, keepdims=True) if x.size else x
+    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True)) if x.size else z
+
+
+def xent_error(dtype, labels, logits, axis=-1):
+    """Loss per example, sum_i y_i (lse - z_i), from TF's fused kernel, which rounds each
+    Eigen op in the dtype: |y_i| times log_softmax's error, the product (0.5), the sum."""
+    ls_err = log_softmax_error(dtype, logits, axis)
+    y, x, ls_err = _last(axis, labels, logits, ls_err)
+    u = y * z_minus_lse(x)
+    err = np.sum(np.abs(y) * ls_err + 0.5 * np.abs(u), axis=-1) + np.sum(np.abs(u), axis=-1) * _reduction(
+        dtype, x.shape[-1]) + 0.5 * np.abs(np.sum(u, axis=-1))
+    return err
+
+
+def xent_vjp_error(dtype, labels, logits, dy, axis=-1):
+    """(d labels, d logits) = (-dy log_softmax, dy (softmax - labels)) from TF's kernel:
+    the softmax's relative error, the subtraction and the product with dy each round once."""
+    ls_err = log_softmax_error(dtype, logits, axis)
+    y, x, ls_err = _last(axis, labels, logits, ls_err)
+    dyb = np.expand_dims(dy, -1)
+    z, p, rel = _softmax_parts(dtype, x)
+    p_err = p * (rel + 0.5)
+    diff = p * np.sum(y, axis=-1, keepdims=True) - y
+    ls = z_minus_lse(x)
+    d_labels = np.abs(dyb) * ls_err + 0.5 * np.abs(dyb * ls)
+    d_logits = np.abs(dyb) * (p_err + 0.5 * np.abs(diff)) + 0.5 * np.abs(dyb * diff)
+    return np.moveaxis(d_labels, -1, axis), np.moveaxis(d_logits, -1, axis)
+
+
+def sparse_xent_error(dtype, labels, logits):
+    one_hot = (np.arange(logits.shape[-1]) == labels[..., None]).astype(np.float64)
+    return xent_error(dtype, one_hot, logits)
+
+
+def sparse_xent_vjp_error(dtype, labels, logits, dy):
+    one_hot = (np.arange(logits.shape[-1]) == labels[..., None]).astype(np.float64)
+    return xent_vjp_error(dtype, one_hot, logits, dy)[1]
+
+
+def schedule_error(dtype, learning_rate, global_step, decay_steps, decay_rate, staircase=False):
+    """lr * pow(rate, p), all in the learning rate's dtype (Keras's ExponentialDecay): p = step /
+    decay_steps rounds (0.5 eps relative), which pow turns into 0.5 |p ln rate| eps of the result;
+    a staircase floors p back to the exact integer (the samples never round across one), so that
+    term is 0 there. pow (1 ulp) and the product (0.5) add their own."""
+    p = np.asarray(global_step, np.float64) / decay_steps
+    shown = np.floor(p) if staircase else p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ref = learning_rate * decay_rate ** shown
+        p_term = 0.0 if staircase else np.where(decay_rate > 0, 0.5 * np.abs(p * np.log(decay_rate)), 0.0)
+    return np.abs(ref) * (p_term + 1.0 + 0.5)
+
+
+def ema_error(dtype, shadow, value, decay, num_updates=None):
+    """shadow - (shadow - value) * (1 - d) as ExponentialMovingAverage computes it: d, the
+    num_updates cap and 1 - d in float32 (moving_averages.py), cast to the dtype. The error of
+    that constant is known exactly, per sample: |shadow - value| * |(1 - d)_TF - (1 - d)|.
+    Then the subtraction, the product and the final subtraction round once each (0.5 eps)."""
+    import ml_dtypes  # noqa: F401  (bfloat16 for the cast below)
+    d32 = np.float32(decay)
+    d_exact = np.float64(decay)
+    if num_updates is not None:
+        n32 = np.float32(num_updates)
+        d32 = np.minimum(d32, (np.float32(1) + n32) / (np.float32(10) + n32))
+        n = np.float64(num_updates)
+        d_exact = np.minimum(d_exact, (1 + n) / (10 + n))
+    from tests.harness import np_dtype
+    one_minus = np.float64((np.float32(1) - d32).astype(np_dtype(dtype)))
+    diff = shadow - value
+    constant = np.abs(diff) * np.abs(one_minus - (1 - d_exact)) / EPS[dtype]
+    rounding = 0.5 * np.abs(diff) * one_minus + 0.5 * np.abs(diff * one_minus) + 0.5 * np.abs(shadow - diff * one_minus)
+    # in float64 the reference rounds the same three operations: its error counts too
+    return constant + rounding * (2 if dtype == "float64" else 1)
