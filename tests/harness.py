@@ -233,19 +233,21 @@ def _judge_values(concept, s, actual, dtype, mode, device):
     fact = kernel_fact(concept, s.id, dtype, mode, device)
     if fact is not None:
         expected = fact.expected(*upcast(s).args, **s.kwargs)
-        ctx += (f"\n  kernel path {fact.path}: expected TF's {fact.path} answer, not the reference's - {fact.why}"
+        first, before = fact.versions
+        ctx += (f"\n  expected TF's answer on kernel path {fact.path}, TF {tf.__version__} (the fact holds from "
+                f"{first or 'the oldest release'} to {'before ' + before if before else 'the newest'}), "
+                f"not the reference's - {fact.why}"
                 f"\n  (the reference gives {np.asarray(reference(concept.ref, s)).tolist()})")
     return assert_agree(actual, expected, dtype, concept.tol[dtype], ctx,
                         record=(concept.name, "value", dtype, mode), sample=s)
 
 
 def kernel_fact(concept, edge_id, dtype, mode, device="cpu"):
-    """The concept's KernelFact for this edge on the kernel path this process runs, if any."""
+    """The concept's KernelFact for this edge on this process's kernel path and TF release, if any."""
     if device != "cpu" or not edge_id:
         return None
-    path = kernel_path()
-    return next((f for f in concept.kernel_facts
-                 if f.edge == edge_id and f.path == path and dtype in f.dtypes and mode in f.modes), None)
+    path, version = kernel_path(), tf.__version__
+    return next((f for f in concept.kernel_facts if f.applies(edge_id, path, version, dtype, mode)), None)
 
 
 # --- gradients ------------------------------------------------------------

@@ -107,19 +107,28 @@ def traced_or_run(error):
 
 @dataclass(frozen=True)
 class KernelFact:
-    """Where TensorFlow's answer on an edge depends on the CPU kernel library, the
-    edge-case contract states each path's answer instead of skipping it.
+    """Where TensorFlow's answer on an edge depends on the CPU kernel library or on the
+    TensorFlow release, the edge-case contract states each one's answer instead of skipping it.
 
-    On kernel path ``path`` ("onednn" or "eigen", see tests/machine.py), for the edge
+    On kernel path ``path`` ("onednn", "eigen" or "any", see tests/machine.py) and TF
+    releases in ``versions`` (first <= release < before; None leaves that end open), for the edge
     ``edge`` in ``dtypes`` x ``modes`` on the CPU, TF must give ``expected(*args,
     **kwargs)`` (float64 inputs) where the reference gives something else; every other
-    path, dtype and mode is held to the reference. Either answer changing fails."""
+    path, release, dtype and mode is held to the reference. Either answer changing fails."""
     edge: str
     path: str
     dtypes: tuple
     modes: tuple
     expected: Callable
     why: str
+    versions: tuple = (None, None)
+
+    def applies(self, edge, path, tf_version, dtype, mode):
+        from packaging.version import Version
+        first, before = self.versions
+        v = Version(tf_version)
+        return (self.edge == edge and self.path in ("any", path) and dtype in self.dtypes and mode in self.modes
+                and (first is None or v >= Version(first)) and (before is None or v < Version(before)))
 
 
 @dataclass(frozen=True)

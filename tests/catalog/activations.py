@@ -127,7 +127,7 @@ SOFTMAX_EDGES = (
 
 
 def onednn_softmax(logits, axis=-1):
-    """oneDNN's softmax on rows that hold NaN or +inf, as measured on TF 2.16-2.21: NaN
+    """oneDNN's softmax on rows that hold NaN or +inf, as measured on TF 2.17-2.21: NaN
     where the row holds NaN or +inf, 0 elsewhere (rows without them: the reference).
     The IEEE formula exp(x - max) / sum gives NaN across such a row (inf - inf = NaN
     feeds the sum); the mathematical limit of a +inf row would be [1, 0]. Rows up to
@@ -137,10 +137,18 @@ def onednn_softmax(logits, axis=-1):
     return np.where(row_bad, np.where(bad, np.nan, 0.0), R.softmax(logits, axis))
 
 
-SOFTMAX_ONEDNN = KernelFact(
-    "inf-nan", "onednn", ("float32", "bfloat16"), ("eager", "function", "graph"), onednn_softmax,
-    "oneDNN's softmax primitive (float32 and bfloat16 only; XLA compiles its own) gives [nan, 0] for "
-    "[inf, 1] and [nan, 1], where Eigen, XLA, float16 and float64 give [nan, nan]")
+SOFTMAX_FACTS = (
+    KernelFact("inf-nan", "onednn", ("float32", "bfloat16"), ("eager", "function", "graph"), onednn_softmax,
+               "oneDNN's softmax primitive (float32 and bfloat16 only) gives [nan, 0] for [inf, 1] and [nan, 1], "
+               "where Eigen, float16 and float64 give [nan, nan]"),
+    # Until TF 2.18, XLA's CPU compiler itself lowered softmax to oneDNN (a custom call
+    # __onednn$softmax in the HLO), whatever TF_ENABLE_ONEDNN_OPTS says: float32 on 2.16 and 2.17,
+    # bfloat16 from 2.17. From 2.18 XLA compiles its own and gives [nan, nan].
+    KernelFact("inf-nan", "any", ("float32",), ("xla",), onednn_softmax,
+               "XLA before TF 2.18 calls oneDNN's softmax on every kernel path", versions=(None, "2.18")),
+    KernelFact("inf-nan", "any", ("bfloat16",), ("xla",), onednn_softmax,
+               "XLA in TF 2.17 calls oneDNN's softmax for bfloat16 too", versions=("2.17", "2.18")),
+)
 
 SOFTMAX_ERRORS = (
     ErrorCase("rank-0", (np.array(1.0),), {}, ValueError,
@@ -170,7 +178,7 @@ CATALOG += [
         samples=lambda: logits_samples(30.0), edges=SOFTMAX_EDGES,
         tol=SOFTMAX_TOL, grad_tol=SOFTMAX_GRAD_TOL,
         grad_edges=("empty-batch", "empty-classes", "one-element", "extreme-magnitude", "axis-0"),
-        errors=SOFTMAX_ERRORS, bench=dense_bench, kernel_facts=(SOFTMAX_ONEDNN,),
+        errors=SOFTMAX_ERRORS, bench=dense_bench, kernel_facts=SOFTMAX_FACTS,
     ),
     Concept(
         name="log_softmax", ref=R.log_softmax, tf=T.log_softmax, ref_vjp=R.log_softmax_vjp,

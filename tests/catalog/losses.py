@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 import reference.losses as R
 import tfimpl.losses as T
-from tests.catalog import (DTYPES, LONG_SUM, XLA_ACCEPTS, Concept, ErrorCase, Sample, Tol, elementwise_tol,
+from tests.catalog import (DTYPES, LONG_SUM, XLA_ACCEPTS, Concept, ErrorCase, KernelFact, Sample, Tol, elementwise_tol,
                            reduction_tol, shape_mismatch, shape_pattern, traced_or_run)
 from tests.catalog import _errors as E
 from tests.catalog import _strategies as S
@@ -156,6 +156,20 @@ def clipped_bench(n, rng):
     return Sample((np.eye(m)[rng.integers(0, m, len(y))], y), {"eps": 1e-10})
 
 
+def xla_fast_clamp(y_true, y_pred, eps=1e-10):
+    """The clipped cross-entropy where clip_by_value maps NaN to its lower bound eps, as XLA's CPU
+    backend did before TF 2.21: its default xla_cpu_enable_fast_min_max lowers clamp to min/max
+    instructions that return the non-NaN operand (XLA_FLAGS=--xla_cpu_enable_fast_min_max=false
+    gives the IEEE NaN). TF 2.21's XLA propagates the NaN, as the reference does."""
+    return R.clipped_cross_entropy(y_true, np.where(np.isnan(y_pred), eps, y_pred), eps)
+
+
+CLIPPED_FACTS = (
+    KernelFact("inf-nan", "any", ("float32", "float64"), ("xla",), xla_fast_clamp,
+               "XLA's CPU clamp before TF 2.21 returns the lower bound for NaN (fast min/max): the loss of a "
+               "NaN prediction is -log(1e-10) = 23 instead of NaN", versions=(None, "2.21")),
+)
+
 CATALOG = [
     Concept(
         name="clipped_cross_entropy", ref=R.clipped_cross_entropy, tf=T.clipped_cross_entropy,
@@ -167,7 +181,7 @@ CATALOG = [
         off_kink=clipped_off_kink,
         grad_edges=("empty-batch", "one-element", "prediction-zero", "extreme-magnitude"),
         errors=CLIPPED_ERRORS,
-        bench=clipped_bench, dtypes=("bfloat16", "float32", "float64"), bench_tol=LONG_SUM,
+        bench=clipped_bench, dtypes=("bfloat16", "float32", "float64"), bench_tol=LONG_SUM, kernel_facts=CLIPPED_FACTS,
     ),
 ]
 
