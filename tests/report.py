@@ -26,4 +26,6 @@ def format_report(record):
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "worst error against the float64 reference, in eps of the dtype\n" + "\n".join(lines) + "\n"
+    return ("worst error against the float64 reference, in units of eps(dtype) x the tolerance's scale\n"
+            "(the error model's bound evaluated on each sample, or |reference| where a tolerance has no model)\n"
+            + "\n".join(lines) + "\n")
