@@ -70,6 +70,9 @@ def pytest_addoption(parser):
     parser.addoption("--benchmark", action="store_true", default=False,
                      help="run the benchmarks in bench/ with timing on (plain pytest runs tests/ "
                           "and each benchmark body once, timing off, as a smoke check)")
+    parser.addoption("--claims", action="store_true", default=False,
+                     help="after the run, print every claim of the book a test answers (the claim "
+                          "marker): statement, verdict, the test and its result; also written to build/claims.md")
     parser.addoption("--agreement-report", action="store_true", default=False,
                      help="after the run, print the worst error against the float64 reference per "
                           "concept x dtype x mode, in units of the dtype's epsilon, beside the tolerance")
@@ -112,6 +115,28 @@ def pytest_testnodedown(node, error):
         note_worst(tuple(key), worst, tol)
 
 
+CLAIM_RESULTS = []
+"""One dict per claim-marked test that ran: filled on the controller from the reports."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Check every claim marker and attach it to the test's reports (they cross xdist workers)."""
+    from tests.claims import claim_of
+    for item in items:
+        claim = claim_of(item)
+        if claim is not None:
+            item.user_properties.append(("claim", claim))
+
+
+def pytest_runtest_logreport(report):
+    claim = dict(report.user_properties).get("claim")
+    if claim is None or not (report.when == "call" or report.outcome != "passed"):
+        return
+    where, statement, verdict, correction = claim
+    CLAIM_RESULTS.append(dict(where=where, statement=statement, verdict=verdict, correction=correction,
+                              test=report.nodeid, outcome=report.outcome))
+
+
 def pytest_report_header(config):
     """The machine and the kernel path in the header: two runs on two machines explain their differences."""
     from tests.machine import summary_lines
@@ -126,7 +151,15 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    if not config.getoption("agreement_report") or hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput"):
+        return
+    if config.getoption("claims"):
+        from tests import claims
+        table = claims.table(CLAIM_RESULTS)
+        claims.write(table, os.path.join(str(config.rootpath), "build"))
+        terminalreporter.section(f"claims of the book: {len(table)} (also in build/claims.md)")
+        terminalreporter.write(claims.text(table))
+    if not config.getoption("agreement_report"):
         return
     from tests.harness import RECORD
     from tests.machine import summary_lines

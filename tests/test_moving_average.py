@@ -1,5 +1,6 @@
 """Claims about exponential moving averages, against real tf.train.ExponentialMovingAverage objects."""
 import numpy as np
+import pytest
 import tensorflow as tf
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ def effective_decay(decay, n):
     return 1.0 - ema.average(var).numpy()
 
 
+@pytest.mark.claim("p91", "the moving-average decay is min(decay, (1 + num_updates) / (10 + num_updates))")
 def test_num_updates_caps_the_decay_early_and_decay_wins_later():
     decay = 0.99
     crossover = int(np.ceil((10 * decay - 1) / (1 - decay)))  # (1 + n) / (10 + n) >= decay from here on: 890

@@ -1,0 +1,93 @@
+"""Claims: which test answers which statement of the book, and what it found.
+
+A test that answers a statement of the teaching material carries
+
+    @pytest.mark.claim("p91", "the moving-average decay is min(decay, (1 + n) / (10 + n))")
+
+and, where the book is not simply right, a verdict and a correction:
+
+    @pytest.mark.claim("p78", "tf.nn.softmax_cross_entropy_with_logits takes the network's output",
+                       verdict="wrong", correction="it takes logits; fed probabilities it softmaxes twice")
+
+``where`` is the chapter/section or page the reader's notes give ("p91", "ch4.2"), or "snippet"
+for a classic code snippet with no page. Verdicts:
+
+    holds       the book is right, as stated
+    corrected   right with a correction (a missing detail, a renamed API, a TF2 difference)
+    wrong       the book's code or statement is wrong; ``correction`` says what is right
+
+``pytest --claims`` prints the table (claim id, where, statement, verdict, the test, pass/fail
+of this run) and writes it to build/claims.md and build/claims.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+VERDICTS = {"holds": "holds", "corrected": "holds with a correction", "wrong": "the book's code is wrong"}
+
+
+def claim_of(item):
+    """(where, statement, verdict, correction) of a test item's claim marker, or None."""
+    marker = item.get_closest_marker("claim")
+    if marker is None:
+        return None
+    args, kwargs = list(marker.args), dict(marker.kwargs)
+    where = args[0] if args else kwargs.pop("where")
+    statement = args[1] if len(args) > 1 else kwargs.pop("statement")
+    verdict = kwargs.get("verdict", "holds")
+    if verdict not in VERDICTS:
+        raise ValueError(f"{item.nodeid}: claim verdict must be one of {sorted(VERDICTS)}, got {verdict!r}")
+    if verdict != "holds" and not kwargs.get("correction"):
+        raise ValueError(f"{item.nodeid}: a claim with verdict {verdict!r} needs a correction")
+    return where, statement, verdict, kwargs.get("correction", "")
+
+
+def _page_key(where):
+    digits = "".join(ch for ch in where if ch.isdigit())
+    return (0, int(digits), where) if digits else (1, 0, where)
+
+
+def table(rows):
+    """rows: dicts with where, statement, verdict, correction, test, outcome (one per test id;
+    parametrized tests are folded into one row: passed only if every case passed)."""
+    folded = {}
+    for r in rows:
+        key = (r["where"], r["statement"], r["test"].split("[")[0])
+        f = folded.setdefault(key, dict(r, test=r["test"].split("[")[0], cases=0, failed=0, skipped=0))
+        f["cases"] += 1
+        f["failed"] += r["outcome"] == "failed"
+        f["skipped"] += r["outcome"] == "skipped"
+    out, counters = [], {}
+    for key in sorted(folded, key=lambda k: (_page_key(k[0]), k[2])):
+        f = folded[key]
+        counters[f["where"]] = counters.get(f["where"], 0) + 1
+        result = ("failed" if f["failed"] else "skipped" if f["skipped"] == f["cases"] else "passed") + (
+            f" ({f['cases']} cases)" if f["cases"] > 1 else "")
+        out.append(dict(id=f"{f['where']}.{counters[f['where']]}", where=f["where"], statement=f["statement"],
+                        verdict=VERDICTS[f["verdict"]], correction=f["correction"], test=f["test"], result=result))
+    return out
+
+
+def markdown(claims):
+    lines = ["| claim | statement | verdict | shown by | this run |", "|---|---|---|---|---|"]
+    for c in claims:
+        verdict = c["verdict"] + (f": {c['correction']}" if c["correction"] else "")
+        lines.append(f"| {c['id']} | {c['statement']} | {verdict} | `{c['test']}` | {c['result']} |")
+    return "\n".join(lines) + "\n"
+
+
+def text(claims):
+    out = []
+    for c in claims:
+        out.append(f"{c['id']:<10} {c['verdict']:<26} {c['result']:<20} {c['test']}")
+        out.append(f"{'':10} {c['statement']}" + (f"\n{'':10} -> {c['correction']}" if c["correction"] else ""))
+    return "\n".join(out) + "\n"
+
+
+def write(claims, folder="build"):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "claims.md"), "w") as f:
+        f.write(markdown(claims))
+    with open(os.path.join(folder, "claims.json"), "w") as f:
+        json.dump(claims, f, indent=1)
