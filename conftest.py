@@ -163,6 +163,8 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     from tests.harness import RECORD
     from tests.machine import summary_lines
-    from tests.report import format_report
-    terminalreporter.section("agreement with the float64 reference")
-    terminalreporter.write("\n".join(summary_lines()) + "\n\n" + format_report(RECORD))
+    from tests.report import format_report, write_report
+    text = "\n".join(summary_lines()) + "\n\n" + format_report(RECORD)
+    written = write_report(RECORD, text, os.path.join(str(config.rootpath), "build"))
+    terminalreporter.section(f"agreement with the float64 reference (also in {', '.join(written)})")
+    terminalreporter.write(text)

@@ -33,7 +33,7 @@ def bench_concept(benchmark, name, device, impl, size, rng):
             return concept.ref(*sample.args, **sample.kwargs)
     else:
         mode = "eager" if impl == "eager" else impl
-        fn = H._bind(concept.tf, sample) if mode == "eager" else H._compiled(concept.tf, mode, device, sample)
+        fn = H.runner(concept.tf, sample, mode, device)
         call = timed_tf(fn, on_device([a for a in sample.args if isinstance(a, np.ndarray)], device), device)
     actual = tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), call())
     err = H.assert_agree(actual, expected, DTYPE, concept.bench_tol or concept.tol[DTYPE],

@@ -70,25 +70,52 @@ def gpu_available():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def run(fn, sample: Sample, mode="eager", device="cpu"):
-    """Call ``fn(*sample.args, **sample.kwargs)`` in ``mode`` and return NumPy arrays.
-
+MODES_DOC = """
     eager     the TF2 default: each op runs as it is called
     function  tf.function, traced once per dtype/rank signature (shape-generic)
     xla       tf.function(jit_compile=True): compiled by XLA, once per concrete shape
     graph     TF1: placeholders in a tf.Graph, run by tf.compat.v1.Session
-    """
+"""
+
+
+def run(fn, sample: Sample, mode="eager", device="cpu"):
+    """Call ``fn(*sample.args, **sample.kwargs)`` in ``mode`` on ``device`` and return NumPy
+    arrays: the one call the tests, the benchmarks and the docs use to run a function.
+    Modes:""" + MODES_DOC
     arrays = tuple(a for a in sample.args if isinstance(a, np.ndarray))
+    call = runner(fn, sample, mode, device)
     with tf.device(DEVICES[device]):
-        if mode == "eager":
-            out = _bind(fn, sample)(*(tf.constant(a) for a in arrays))
-        else:
-            out = _compiled(fn, mode, device, sample)(*arrays)
+        out = call(*(tf.constant(a) for a in arrays) if mode == "eager" else arrays)
     return tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), out)
 
 
-def _bind(fn, sample):
-    """fn as a function of the sample's arrays only (constants closed over)."""
+def runner(fn, sample: Sample, mode="eager", device="cpu"):
+    """``fn`` in ``mode`` on ``device`` as a function of the sample's arrays only (its
+    non-array arguments and keywords closed over), compiled once per signature: one
+    tf.function / XLA function / Session per (fn, mode, device, dtype and rank of each
+    array, constants), with shape-generic input signatures, so new shapes do not retrace
+    (XLA still compiles once per concrete shape). Call it with arrays (or tensors, eager);
+    a benchmark times exactly this call. Modes:""" + MODES_DOC
+    if mode == "eager":
+        return bind(fn, sample)
+    key = (fn, mode, device,
+           tuple((a.dtype.name, a.ndim) if isinstance(a, np.ndarray) else repr(a) for a in sample.args),
+           tuple(sorted((k, repr(v)) for k, v in sample.kwargs.items())))
+    if key not in _CACHE:
+        specs = [tf.TensorSpec([None] * a.ndim, tf.as_dtype(a.dtype)) for a in sample.args
+                 if isinstance(a, np.ndarray)]
+        bound = bind(fn, sample)
+        if mode in ("function", "xla"):
+            _CACHE[key] = tf.function(bound, input_signature=specs, jit_compile=(mode == "xla"))
+        elif mode == "graph":
+            _CACHE[key] = _session_runner(bound, specs, device)
+        else:
+            raise ValueError(f"unknown mode {mode!r}: expected one of eager, function, xla, graph")
+    return _CACHE[key]
+
+
+def bind(fn, sample):
+    """fn as a function of the sample's arrays only (its other arguments and keywords closed over)."""
     slots = [isinstance(a, np.ndarray) for a in sample.args]
     consts = [None if s else a for s, a in zip(slots, sample.args)]
     kwargs = dict(sample.kwargs)
@@ -97,25 +124,6 @@ def _bind(fn, sample):
         it = iter(tensors)
         return fn(*(next(it) if s else c for s, c in zip(slots, consts)), **kwargs)
     return bound
-
-
-def _compiled(fn, mode, device, sample):
-    """One tf.function / XLA function / Session per (fn, mode, device, dtypes and
-    ranks of the arrays, constants): shape-generic, so new shapes do not retrace."""
-    key = (fn, mode, device,
-           tuple((a.dtype.name, a.ndim) if isinstance(a, np.ndarray) else repr(a) for a in sample.args),
-           tuple(sorted((k, repr(v)) for k, v in sample.kwargs.items())))
-    if key not in _CACHE:
-        specs = [tf.TensorSpec([None] * a.ndim, tf.as_dtype(a.dtype)) for a in sample.args
-                 if isinstance(a, np.ndarray)]
-        bound = _bind(fn, sample)
-        if mode in ("function", "xla"):
-            _CACHE[key] = tf.function(bound, input_signature=specs, jit_compile=(mode == "xla"))
-        elif mode == "graph":
-            _CACHE[key] = _session_runner(bound, specs, device)
-        else:
-            raise ValueError(f"unknown mode {mode!r}")
-    return _CACHE[key]
 
 
 _CACHE = {}

@@ -29,3 +29,18 @@ def format_report(record):
     return ("worst error against the float64 reference, in units of eps(dtype) x the tolerance's scale\n"
             "(the error model's bound evaluated on each sample, or |reference| where a tolerance has no model)\n"
             + "\n".join(lines) + "\n")
+
+
+def write_report(record, text, folder):
+    """The report as build/agreement.md (the text, for people) and build/agreement.json (one object
+    per concept x check x dtype x mode, for tools such as the side-by-side pages)."""
+    import json
+    import os
+    os.makedirs(folder, exist_ok=True)
+    md, js = os.path.join(folder, "agreement.md"), os.path.join(folder, "agreement.json")
+    with open(md, "w") as f:
+        f.write("# Agreement with the float64 reference\n\n```\n" + text + "```\n")
+    with open(js, "w") as f:
+        json.dump([dict(concept=c, check=k, dtype=d, mode=m, worst=w, tolerance=t)
+                   for (c, k, d, m), (w, t) in sorted(record.items())], f, indent=0)
+    return [os.path.relpath(md), os.path.relpath(js)]
