@@ -238,16 +238,17 @@ def check_values(concept, sample, dtype, mode, device="cpu"):
 
 def _judge_values(concept, s, actual, dtype, mode, device):
     expected, ctx = reference(concept.ref, s), context(concept.name, "value", dtype, mode, concept.tf, s, device)
+    tol = concept.tol[dtype]
     fact = kernel_fact(concept, s.id, dtype, mode, device)
     if fact is not None:
         expected = fact.expected(*upcast(s).args, **s.kwargs)
+        tol = Tol(fact.ulps, "relative to the answer the fact states")
         first, before = fact.versions
         ctx += (f"\n  expected TF's answer on kernel path {fact.path}, TF {tf.__version__} (the fact holds from "
                 f"{first or 'the oldest release'} to {'before ' + before if before else 'the newest'}), "
                 f"not the reference's - {fact.why}"
                 f"\n  (the reference gives {np.asarray(reference(concept.ref, s)).tolist()})")
-    return assert_agree(actual, expected, dtype, concept.tol[dtype], ctx,
-                        record=(concept.name, "value", dtype, mode), sample=s)
+    return assert_agree(actual, expected, dtype, tol, ctx, record=(concept.name, "value", dtype, mode), sample=s)
 
 
 def kernel_fact(concept, edge_id, dtype, mode, device="cpu"):

@@ -166,8 +166,8 @@ def xla_fast_clamp(y_true, y_pred, eps=1e-10):
 
 CLIPPED_FACTS = (
     KernelFact("inf-nan", "any", ("float32", "float64"), ("xla",), xla_fast_clamp,
-               "XLA's CPU clamp before TF 2.21 returns the lower bound for NaN (fast min/max): the loss of a "
-               "NaN prediction is -log(1e-10) = 23 instead of NaN", versions=(None, "2.21")),
+               "XLA's CPU clamp before TF 2.21 returns the lower bound for NaN (fast min/max): a NaN "
+               "prediction's term is -log(1e-10) = 23 instead of NaN", versions=(None, "2.21")),
 )
 
 CATALOG = [
