@@ -1,0 +1,1 @@
+"""Developer tools: ``python -m tools.sidebyside`` writes the side-by-side pages."""
