@@ -15,7 +15,7 @@ from reference.activations import log_softmax
 def _mean(x):
     """np.mean without the warning: the mean of nothing is 0/0 = NaN, as in tf.reduce_mean."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sum(x) / np.float64(x.size)
+        return np.sum(x) / np.float64(np.size(x))  # np.size: a Python float has no .size
 
 
 @in_float64
@@ -92,6 +92,27 @@ def asymmetric_loss(v1, v2, a, b):
     check.floating(v2, "v2")
     check.same_shape(v1, v2, "v1", "v2")
     return np.sum(np.where(v1 > v2, (v1 - v2) * a, (v2 - v1) * b))
+
+
+def asymmetric_regression(x, y_true, w, learning_rate, steps, loss_more, loss_less):
+    """Full-batch gradient descent on asymmetric_loss(x @ w, y_true, a=loss_more, b=loss_less):
+    w <- w - lr * x.T @ g with g = loss_more where x @ w > y_true, else -loss_less (the loss's
+    gradient wrt the prediction). Returns w after each step. When under-prediction costs more
+    (loss_less > loss_more) the fit settles above the least-squares line, and below it otherwise.
+    Mirrors the book's TF1 training loop (tfimpl.losses.asymmetric_regression_v1) and its Keras twin."""
+    check.positive(learning_rate=learning_rate)
+    x, y_true, w = np.asarray(x, np.float64), np.asarray(y_true, np.float64), np.asarray(w, np.float64)
+    trajectory = []
+    for _ in range(steps):
+        g_pred, _ = asymmetric_loss_vjp(x @ w, y_true, np.float64(1.0), loss_more, loss_less)
+        w = w - learning_rate * x.T @ g_pred
+        trajectory.append(w)
+    return trajectory
+
+
+def asymmetric_regression_v1(x, y_true, w, learning_rate, steps, loss_more, loss_less):
+    """The same trajectory; mirrors GradientDescentOptimizer(lr).minimize(loss) run in a Session."""
+    return asymmetric_regression(x, y_true, w, learning_rate, steps, loss_more, loss_less)
 
 
 def _check_dense(labels, logits, axis):

@@ -27,3 +27,20 @@ def ema_update(shadow, value, decay, num_updates=None):
     check.same_shape(value, shadow, "value", "shadow")
     d = ema_decay(decay, num_updates)
     return shadow - (1 - d) * (shadow - value)
+
+
+def ema(values, decay, num_updates=None):
+    """The shadow after each of values[1:], starting at values[0]: shadow <- ema_update(shadow,
+    values[k], decay, num_updates[k - 1]), kept in the values' dtype between steps as the shadow
+    variable is. Mirrors ExponentialMovingAverage.apply / average in a loop (tfimpl.moving_average.ema)."""
+    values = np.asarray(values)
+    shadow, shadows = values[0], []
+    for k in range(1, len(values)):
+        shadow = ema_update(shadow, values[k], decay, None if num_updates is None else num_updates[k - 1])
+        shadows.append(shadow)
+    return np.reshape(shadows, (len(values) - 1,) + values.shape[1:]).astype(values.dtype)
+
+
+def ema_v1(values, decay, num_updates=None):
+    """The same shadows; mirrors the book's TF1 apply / average in a Session."""
+    return ema(values, decay, num_updates)

@@ -96,7 +96,9 @@ def mlp_gradients(x, labels, params, activation="relu"):
 
 def gradient_descent_step(params, grads, learning_rate):
     """w <- w - learning_rate * dw for every array. Mirrors
-    tf.compat.v1.train.GradientDescentOptimizer and keras.optimizers.SGD (no momentum)."""
+    tf.compat.v1.train.GradientDescentOptimizer and keras.optimizers.SGD (no momentum).
+    Plain gradient descent keeps no state, so here one step is the whole optimizer;
+    ``train`` below is the loop around it."""
     check.positive(learning_rate=learning_rate)
     return [tuple(_step(p, g, learning_rate) for p, g in zip(pair, gpair)) for pair, gpair in zip(params, grads)]
 
@@ -105,6 +107,46 @@ def gradient_descent_step(params, grads, learning_rate):
 def _step(p, g, learning_rate):
     check.same_shape(g, p, "gradient", "parameter")
     return p - learning_rate * g
+
+
+def train(x, labels, params, learning_rate, steps, batches=None, activation="relu"):
+    """Gradient descent on the batch-mean softmax cross-entropy of ``mlp_forward``: for each
+    step k, params <- gradient_descent_step(params, mlp_gradients(x[i], labels[i], params)[1], lr)
+    with i = batches[k] (None: every row). Returns the parameters after each step.
+    Mirrors the Keras SGD loop (tfimpl.nn.train) and the TF1 Session loop (train_v1)."""
+    check.positive(learning_rate=learning_rate)
+    _check_params(params)
+    x, labels = np.asarray(x), np.asarray(labels)
+    trajectory = []
+    for k in range(steps):
+        idx = slice(None) if batches is None else batches[k]
+        params = gradient_descent_step(params, mlp_gradients(x[idx], labels[idx], params, activation)[1],
+                                       learning_rate)
+        trajectory.append(params)
+    return trajectory
+
+
+def train_v1(x, labels, params, learning_rate, steps, batches=None, activation="relu"):
+    """The same trajectory; mirrors GradientDescentOptimizer(lr).minimize(loss) run in a Session."""
+    return train(x, labels, params, learning_rate, steps, batches, activation)
+
+
+def least_squares(a, b, learning_rate, steps):
+    """Gradient descent on J(w) = ||a w - b||^2 / (2 N) from w = 0: dJ/dw = a.T (a w - b) / N,
+    w <- w - lr dJ/dw. Returns w after each step, shape (steps, a.shape[1]). It descends
+    while lr < 2 / lambda_max(a.T a / N) and reaches np.linalg.lstsq's w."""
+    check.positive(learning_rate=learning_rate)
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64).reshape(-1)
+    w, trajectory = np.zeros(a.shape[1]), []
+    for _ in range(steps):
+        w = w - learning_rate * (a.T @ (a @ w - b) / len(a))
+        trajectory.append(w)
+    return np.array(trajectory)
+
+
+def least_squares_v1(a, b, learning_rate, steps):
+    """The same trajectory; mirrors the TF1 GradientDescentOptimizer loop."""
+    return least_squares(a, b, learning_rate, steps)
 
 
 def _check_dense(x, w, b, activation):

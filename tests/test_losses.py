@@ -260,50 +260,21 @@ def _book_data():
     return x, y
 
 
-def _train_numpy(x, y, w0, lr, steps, loss_more, loss_less):
-    w, trace = w0.copy(), []
-    for _ in range(steps):
-        y_pred = x @ w
-        g_pred, _ = R.asymmetric_loss_vjp(y_pred, y, dy=np.float64(1.0), a=loss_more, b=loss_less)
-        w = w - lr * x.T @ g_pred
-        trace.append(w.copy())
-    return trace
-
-
-def _train_session(x, y, w0, lr, steps, loss_more, loss_less):
-    """The book's TF1 graph: v1 = prediction y, v2 = truth y_, a = loss_more, b = loss_less."""
-    g = tf.Graph()
-    with g.as_default():
-        xs = tf.compat.v1.placeholder(tf.float64, (None, 2))
-        ys = tf.compat.v1.placeholder(tf.float64, (None, 1))
-        w = tf.compat.v1.Variable(w0)
-        y_pred = tf.matmul(xs, w)
-        loss = T.asymmetric_loss(y_pred, ys, a=loss_more, b=loss_less)
-        step = tf.compat.v1.train.GradientDescentOptimizer(lr).minimize(loss)
-        init = tf.compat.v1.global_variables_initializer()
-    trace = []
-    with tf.compat.v1.Session(graph=g) as sess:
-        sess.run(init)
-        for _ in range(steps):
-            sess.run(step, {xs: x, ys: y})
-            trace.append(sess.run(w))
-    return trace
-
-
 @pytest.mark.parametrize("loss_more,loss_less,side", [(1.0, 10.0, "above"), (10.0, 1.0, "below")])
 def test_asymmetric_loss_pushes_weights_above_1_when_under_prediction_costs_more(loss_more, loss_less, side):
     """The book: loss = tf.reduce_sum(tf.where(tf.greater(y, y_), (y - y_) * loss_more,
     (y_ - y) * loss_less)) with y the prediction, i.e.
     asymmetric_loss(y_pred, y_true, a=loss_more, b=loss_less) (v1 = prediction; the
     brief's a=loss_less, b=loss_more swaps the book's constants). Full-batch gradient
-    descent from w = 1 in float64: the NumPy loop on the reference gradient and a real
-    Session with GradientDescentOptimizer agree step by step."""
+    descent from w = 1 in float64: the NumPy loop on the reference gradient, a real
+    Session with GradientDescentOptimizer and Keras's SGD agree step by step."""
     x, y = _book_data()
     # lr a power of 2: the optimizer makes its learning rate a float32 tensor first
     w0, lr, steps = np.ones((2, 1)), 2.0 ** -12, 60
-    ref = _train_numpy(x, y, w0, lr, steps, loss_more, loss_less)
-    tfs = _train_session(x, y, w0, lr, steps, loss_more, loss_less)
-    for i, (a, b) in enumerate(zip(ref, tfs)):
-        np.testing.assert_allclose(b, a, rtol=1e-12, err_msg=f"step {i}")
+    ref = R.asymmetric_regression(x, y, w0, lr, steps, loss_more, loss_less)
+    for form in (T.asymmetric_regression_v1, T.asymmetric_regression):
+        tfs = form(x, y, w0, lr, steps, loss_more, loss_less)
+        for i, (a, b) in enumerate(zip(ref, tfs)):
+            np.testing.assert_allclose(b, a, rtol=1e-12, err_msg=f"{form.__name__}, step {i}")
     w = np.mean(ref[-20:], axis=0)  # GD on a piecewise-linear loss hovers; average the tail
     assert (np.all(w > 1) if side == "above" else np.all(w < 1)), (side, w.ravel())

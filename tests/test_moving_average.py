@@ -44,56 +44,36 @@ def test_ema_update_is_bitwise_one_real_apply_step_by_step():
     rng = np.random.default_rng(0)
     for dtype in (np.float16, np.float32, np.float64):
         values = rng.standard_normal((20, 3)).astype(dtype)
-        var = tf.Variable(values[0])
-        step = tf.Variable(0, dtype=tf.int64)
-        ema = tf.train.ExponentialMovingAverage(0.9, num_updates=step)
-        ema.apply([var])
+        real = T.ema(values, 0.9, num_updates=range(19))  # a real ExponentialMovingAverage, eagerly
         shadow = tf.constant(values[0])
         for k, v in enumerate(values[1:]):
-            var.assign(v)
-            step.assign(k)
-            ema.apply([var])
             shadow = T.ema_update(shadow, v, 0.9, k)
-            assert ema.average(var).numpy().tobytes() == shadow.numpy().tobytes(), f"{dtype.__name__} step {k}"
+            assert real[k].tobytes() == shadow.numpy().tobytes(), f"{dtype.__name__} step {k}"
 
 
 def test_tf1_apply_and_average_track_the_reference_step_by_step():
     values = np.random.default_rng(1).standard_normal((40, 4))
-    graph = tf.Graph()
-    with graph.as_default():
-        var = tf.compat.v1.Variable(values[0])
-        global_step = tf.compat.v1.train.get_or_create_global_step()
-        ema = tf.compat.v1.train.ExponentialMovingAverage(0.95, num_updates=global_step)
-        apply_op = ema.apply([var])
-        average = ema.average(var)
-        new_value = tf.compat.v1.placeholder(tf.float64, [4])
-        assign = var.assign(new_value)
-        increment = global_step.assign_add(1)
-        init = tf.compat.v1.global_variables_initializer()
-    shadow = values[0]
-    with tf.compat.v1.Session(graph=graph) as sess:
-        sess.run(init)
-        for k, v in enumerate(values[1:]):
-            sess.run(assign, {new_value: v})
-            sess.run(apply_op)
-            sess.run(increment)
-            shadow = R.ema_update(shadow, v, 0.95, k)
-            # float32 decay: |1 - d error| <= 2^-23 per step, the shadow contracts, values O(3)
-            np.testing.assert_allclose(sess.run(average), shadow, atol=1e-6, err_msg=f"step {k}, value {v}")
+    averages = T.ema_v1(values, 0.95, num_updates=range(39))  # global step k during the k-th apply
+    shadows = R.ema_v1(values, 0.95, num_updates=range(39))
+    for k, v in enumerate(values[1:]):
+        # float32 decay: |1 - d error| <= 2^-23 per step, the shadow contracts, values O(3)
+        np.testing.assert_allclose(averages[k], shadows[k], atol=1e-6, err_msg=f"step {k}, value {v}")
+
+
+def test_book_example_shadows_are_4_5_then_4_555_then_4_60945():
+    """The book's example: v1 = 0, step = 0 (decay min(0.99, 1/10) = 0.1); v1 = 5: shadow 4.5;
+    step = 10000, v1 = 10 (decay 0.99): 4.555; apply again: 4.60945. TF's float32 decay: 1e-6."""
+    values, steps = [0.0, 5.0, 10.0, 10.0], [0, 10000, 10000]
+    expected = [4.5, 4.555, 4.60945]
+    for form in (R.ema, R.ema_v1, T.ema, T.ema_v1):
+        np.testing.assert_allclose(form(np.array(values), 0.99, num_updates=steps), expected, rtol=1e-6,
+                                   err_msg=form.__module__)
 
 
 def test_the_shadow_of_a_noisy_parameter_has_a_smaller_variance():
     """iid noise of variance s^2 around a constant: the stationary EMA variance is s^2 (1 - d) / (1 + d)."""
     noise = np.random.default_rng(2).standard_normal(600)
-    var = tf.Variable(np.float64(3.0))
-    ema = tf.train.ExponentialMovingAverage(0.9)
-    ema.apply([var])
-    shadows = []
-    for x in 3.0 + noise:
-        var.assign(x)
-        ema.apply([var])
-        shadows.append(ema.average(var).numpy())
-    shadows = np.array(shadows[100:])
+    shadows = T.ema(np.concatenate([[3.0], 3.0 + noise]), 0.9)[100:]  # a real ExponentialMovingAverage
     ratio = shadows.var() / noise[100:].var()
     assert ratio < 1, ratio
     np.testing.assert_allclose(ratio, (1 - 0.9) / (1 + 0.9), rtol=0.5)

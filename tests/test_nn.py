@@ -107,50 +107,12 @@ def batch_order(batch):
     return [order[i * batch:(i + 1) * batch] for i in range(STEPS)]
 
 
-def numpy_trajectory(params, batches):
-    out = []
-    for idx in batches:
-        params = R.gradient_descent_step(params, R.mlp_gradients(X[idx], Y[idx], params, "tanh")[1], LR)
-        out.append(flat(params))
-    return np.array(out)
+TRAINERS = {"numpy": R.train, "tf1-minimize-session": T.train_v1, "keras-sgd-apply-gradients": T.train}
 
 
-def v1_trajectory(params, batches):
-    graph = tf.Graph()
-    with graph.as_default():
-        x = tf.compat.v1.placeholder(tf.float64, [None, 3])
-        y = tf.compat.v1.placeholder(tf.float64, [None, 3])
-        variables = [(tf.Variable(w), tf.Variable(b)) for w, b in params]
-        loss = T.softmax_cross_entropy(y, T.mlp_forward(x, variables, "tanh"))
-        train = tf.compat.v1.train.GradientDescentOptimizer(LR).minimize(loss)
-        init = tf.compat.v1.global_variables_initializer()
-    out = []
-    with tf.compat.v1.Session(graph=graph) as sess:
-        sess.run(init)
-        for idx in batches:
-            sess.run(train, {x: X[idx], y: Y[idx]})
-            out.append(flat(sess.run(variables)))
-    return np.array(out)
-
-
-_SPEC = (tf.TensorSpec([None, 3], tf.float64), tf.TensorSpec([None, 3], tf.float64))
-
-
-def keras_trajectory(params, batches):
-    variables = [(tf.Variable(w), tf.Variable(b)) for w, b in params]
-    flat_vars = [v for pair in variables for v in pair]
-    opt = keras.optimizers.SGD(LR)
-
-    @tf.function(input_signature=_SPEC)
-    def grads(x, y):
-        with tf.GradientTape() as tape:
-            loss = T.softmax_cross_entropy(y, T.mlp_forward(x, variables, "tanh"))
-        return tape.gradient(loss, flat_vars)
-    out = []
-    for idx in batches:
-        opt.apply_gradients(zip(grads(X[idx], Y[idx]), flat_vars))
-        out.append(flat([[v.numpy() for v in pair] for pair in variables]))
-    return np.array(out)
+def trajectory(flavour, params, batches):
+    """The flat parameter vector after each step of the flavour's training loop (tanh network)."""
+    return np.array([flat(p) for p in TRAINERS[flavour](X, Y, params, LR, STEPS, batches, "tanh")])
 
 
 @pytest.mark.parametrize("flavour", ["tf1-minimize-session", "keras-sgd-apply-gradients"])
@@ -161,8 +123,8 @@ def test_numpy_and_tf_follow_the_same_trajectory(mode, flavour):
     lr * curvature < 2 does not amplify differences, so 1e-12 relative (1e-13 absolute) holds."""
     params = init_params((3, 5, 3))
     batches = batch_order(BATCHES[mode])
-    expected = numpy_trajectory(params, batches)
-    actual = (v1_trajectory if flavour.startswith("tf1") else keras_trajectory)(params, batches)
+    expected = trajectory("numpy", params, batches)
+    actual = trajectory(flavour, params, batches)
     for step, (a, e) in enumerate(zip(actual, expected)):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-13, err_msg=f"{flavour}, {mode}, after step {step + 1}")
     assert np.abs(expected[-1] - flat(params)).max() > 0.05, "the parameters hardly moved: the test proves nothing"
@@ -205,20 +167,11 @@ def test_least_squares_descends_monotonically_below_2_over_lambda_max(fraction):
     lr = fraction * 2 / LAMBDA_MAX
     params = [(np.zeros((4, 1)), np.zeros(1))]
     losses = []
-    graph = tf.Graph()
-    with graph.as_default():
-        w = tf.Variable(np.zeros((4, 1)))
-        loss = tf.reduce_sum(tf.square(tf.matmul(A_LS, w) - B_LS[:, None])) / (2 * len(A_LS))
-        train = tf.compat.v1.train.GradientDescentOptimizer(tf.constant(lr, tf.float64)).minimize(loss)
-        init = tf.compat.v1.global_variables_initializer()
-    with tf.compat.v1.Session(graph=graph) as sess:
-        sess.run(init)
-        for _ in range(200):
-            j, g = ls_loss_grad(params[0][0][:, 0])
-            losses.append(j)
-            params = R.gradient_descent_step(params, [(g[:, None], np.zeros(1))], lr)
-            sess.run(train)
-        tf_w = sess.run(w)[:, 0]
+    for _ in range(200):
+        j, g = ls_loss_grad(params[0][0][:, 0])
+        losses.append(j)
+        params = R.gradient_descent_step(params, [(g[:, None], np.zeros(1))], lr)
+    tf_w = T.least_squares_v1(A_LS, B_LS, lr, 200)[-1]  # lr a np.float64: the optimizer keeps it exact
     assert losses[-1] < 0.5 * losses[0], f"lr = {lr}: the loss did not decrease: {losses[0]} -> {losses[-1]}"
     # every step decreases J until J is within rounding (1e-15) of where it ends; that is most steps
     steps = [(a, b) for a, b in zip(losses, losses[1:]) if a - 1e-15 > losses[-1]]
@@ -228,6 +181,31 @@ def test_least_squares_descends_monotonically_below_2_over_lambda_max(fraction):
     solution = np.linalg.lstsq(A_LS, B_LS, rcond=None)[0]
     if fraction >= 0.5:  # slowest mode shrinks by 1 - lr lambda_min per step: 200 steps suffice here
         np.testing.assert_allclose(params[0][0][:, 0], solution, rtol=1e-8, atol=1e-8)
+
+
+def test_least_squares_forms_take_the_reference_steps():
+    """reference.nn.least_squares is the loop above; the TF2 (Keras SGD) and TF1 (Session) forms take
+    the same 200 steps. lr a power of 2 below 2 / lambda_max, so Keras's float32 rate is exact;
+    float64 sums of 40 terms per step, contracting: 1e-12 relative."""
+    lr = 2.0 ** np.floor(np.log2(1 / LAMBDA_MAX))
+    w, expected = np.zeros(4), []
+    for _ in range(200):
+        w = w - lr * ls_loss_grad(w)[1]
+        expected.append(w)
+    np.testing.assert_allclose(R.least_squares(A_LS, B_LS, lr, 200), expected, rtol=1e-12, atol=1e-14)
+    for form in (T.least_squares, T.least_squares_v1):
+        np.testing.assert_allclose(form(A_LS, B_LS, lr, 200), expected, rtol=1e-12, atol=1e-14, err_msg=form.__name__)
+
+
+@pytest.mark.parametrize("learning_rate", [np.float32(0.25), np.float64(0.25), np.array(0.25), 0.25, 1],
+                         ids=["np.float32", "np.float64", "0-d-array", "python-float", "python-int"])
+def test_gradient_descent_step_accepts_every_scalar_kind_the_reference_accepts(learning_rate):
+    """Keras's SGD takes only a Python float (`isinstance(lr, float)`); the step converts first."""
+    params, grads = [(np.ones((2, 2)), np.zeros(2))], [(np.full((2, 2), 0.5), np.ones(2))]
+    expected = R.gradient_descent_step(params, grads, learning_rate)
+    actual = T.gradient_descent_step(params, grads, learning_rate)
+    for e, a in zip(expected[0], actual[0]):
+        np.testing.assert_array_equal(a.numpy(), e)  # 0.25 and 1 are exact in float32
 
 
 def test_least_squares_diverges_above_2_over_lambda_max():

@@ -14,10 +14,14 @@ import tfimpl.regularizers as T
 def test_keras_l1_and_l2_objects_agree_with_the_pair(seed, scale):
     """Keras rounds the factor to float32 (ops.cast of a float32 tensor), hence rtol 1e-7."""
     w = np.random.default_rng(seed).standard_normal((3, 4))
-    for keras_reg, ref, impl in ((keras.regularizers.L1, R.l1, T.l1), (keras.regularizers.L2, R.l2, T.l2)):
+    for keras_reg, ref, impl, name in ((keras.regularizers.L1, R.l1, T.l1, "l1_keras"),
+                                       (keras.regularizers.L2, R.l2, T.l2, "l2_keras")):
         k = float(keras_reg(scale)(tf.constant(w)))
         assert k == pytest.approx(float(ref(w, scale)), rel=1e-7, abs=1e-300), (keras_reg, w, scale)
         assert float(impl(w, scale)) == pytest.approx(float(ref(w, scale)), rel=1e-14, abs=1e-300)
+        # the Keras forms are the objects; their references round the factor to float32 as Keras does
+        assert float(getattr(T, name)(w, scale)) == k
+        assert k == pytest.approx(float(getattr(R, name)(w, scale)), rel=1e-14, abs=1e-300)
 
 
 @given(seed=st.integers(0, 2**32 - 1))
@@ -26,8 +30,10 @@ def test_keras_l2_is_exactly_twice_tf1_l2_regularizer(seed):
     Keras: L2(s)(w) = s * sum w^2. Scales are powers of 2 so float32 rounding cannot blur the 2x."""
     w = np.random.default_rng(seed).standard_normal((4, 3)).astype(np.float32)
     s = 2.0 ** -7
-    tf1 = float(s * tf.nn.l2_loss(w))
+    tf1 = float(T.l2_v1(w, s))
+    assert tf1 == float(s * tf.nn.l2_loss(w))
     assert float(keras.regularizers.L2(s)(tf.constant(w))) == 2 * tf1
+    assert float(T.l2_keras(w, s)) == 2 * tf1 == float(T.l2_keras(w, 0.5 * s)) * 2  # TF's upgrade script: l2(0.5 * s)
     assert float(R.l2(w.astype(np.float64), s)) == pytest.approx(2 * float(s * R.l2_loss(w.astype(np.float64))),
                                                                   rel=1e-15)
 
@@ -49,15 +55,6 @@ def _network(rng):
     return ws, bs, x, y
 
 
-def _numpy_total(ws, bs, x, y, lam):
-    h = x
-    for i, (w, b) in enumerate(zip(ws, bs)):
-        h = h @ w + b
-        if i < len(ws) - 1:
-            h = np.maximum(h, 0)
-    return np.mean((y - h) ** 2) + sum(lam * R.l2_loss(w) for w in ws)
-
-
 def test_tf1_loss_collection_total_equals_numpy_and_keras_model_losses():
     """J(theta) + lambda R(w), the book's way: each layer adds
     l2_regularizer(lambda)(w) = lambda * tf.nn.l2_loss(w) to the 'losses' collection, the
@@ -65,35 +62,32 @@ def test_tf1_loss_collection_total_equals_numpy_and_keras_model_losses():
     kernel_regularizer=L2(lambda / 2) (Keras has no 1/2), total = MSE + sum(model.losses)."""
     rng = np.random.default_rng(7)
     ws, bs, x, y = _network(rng)
-    lam = 2.0 ** -6
-    expected = _numpy_total(ws, bs, x, y, lam)
-
-    g = tf.Graph()
-    with g.as_default():
-        xs = tf.compat.v1.placeholder(tf.float64, (None, 2))
-        ys = tf.compat.v1.placeholder(tf.float64, (None, 1))
-        h = xs
-        for i, (w0, b0) in enumerate(zip(ws, bs)):
-            w, b = tf.compat.v1.Variable(w0), tf.compat.v1.Variable(b0)
-            tf.compat.v1.add_to_collection("losses", lam * tf.nn.l2_loss(w))
-            h = tf.matmul(h, w) + b
-            if i < len(ws) - 1:
-                h = tf.nn.relu(h)
-        tf.compat.v1.add_to_collection("losses", tf.reduce_mean(tf.square(ys - h)))
-        total = tf.add_n(tf.compat.v1.get_collection("losses"))
-        init = tf.compat.v1.global_variables_initializer()
-    with tf.compat.v1.Session(graph=g) as sess:
-        sess.run(init)
-        tf1_total = sess.run(total, {xs: x, ys: y})
+    params, lam = list(zip(ws, bs)), 2.0 ** -6
+    expected = R.regularized_mse(x, y, params, lam)
+    tf1_total = T.regularized_mse_v1(x, y, params, lam)
     assert tf1_total == pytest.approx(expected, rel=1e-12)
 
-    layers = [keras.layers.Dense(w.shape[1], activation="relu" if i < len(ws) - 1 else None,
-                                 kernel_regularizer=keras.regularizers.L2(lam / 2), dtype="float64")
-              for i, w in enumerate(ws)]
-    model = keras.Sequential([keras.Input((2,), dtype="float64")] + layers)
-    for layer, w, b in zip(layers, ws, bs):
-        layer.set_weights([w, b])
-    pred = model(x)
-    tf2_total = float(tf.reduce_mean(tf.square(y - pred)) + tf.add_n(model.losses))
+    tf2_total = float(T.regularized_mse(x, y, params, lam))
     # lam / 2 = 2**-7 is exact in float32, so Keras's float32 factor costs nothing here
     assert tf2_total == pytest.approx(expected, rel=1e-12)
+
+
+def test_tf2_upgrade_script_rewrites_contrib_l2_regularizer_as_keras_l2_of_half_the_scale(tmp_path):
+    """tf.contrib is gone in TF 2; TF's own upgrade script (tf_upgrade_v2, shipped with TensorFlow)
+    rewrites the book's call as tf.keras.regularizers.l2(0.5 * (scale)), which is l2_v1's number
+    (for a scale float32 holds exactly: Keras rounds the factor)."""
+    from tensorflow.tools.compatibility import ast_edits, tf_upgrade_v2
+    book, upgraded = tmp_path / "book.py", tmp_path / "upgraded.py"
+    book.write_text("import tensorflow as tf\nreg = tf.contrib.layers.l2_regularizer(scale)\n")
+    ast_edits.ASTCodeUpgrader(tf_upgrade_v2.TFAPIChangeSpec()).process_file(str(book), str(upgraded))
+    assert "reg = tf.keras.regularizers.l2(0.5 * (scale))" in upgraded.read_text()
+    w, s = np.random.default_rng(3).standard_normal((4, 3)), 2.0 ** -5
+    assert float(T.l2_keras(w, 0.5 * s)) == float(T.l2_v1(w, s))
+
+
+def test_compat_v1_keras_l2_is_keras_3_l2_twice_the_tf1_penalty():
+    """The usual migration advice, tf.compat.v1.keras.regularizers.l2 for tf.contrib.layers.l2_regularizer,
+    doubles the penalty: in TF 2.21 the compat name is Keras 3's L2 class itself, scale * sum w^2."""
+    assert tf.compat.v1.keras.regularizers.l2 is keras.regularizers.L2
+    w, s = np.random.default_rng(4).standard_normal((4, 3)), 2.0 ** -5
+    assert float(tf.compat.v1.keras.regularizers.l2(s)(tf.constant(w))) == 2 * float(T.l2_v1(w, s))

@@ -43,23 +43,23 @@ def test_minimize_with_global_step_uses_the_reference_rate_at_each_step():
     """TF1: minimize(loss, global_step=...) adds one to global_step per run, and the rate fetched in the
     same run (the one the update used) is the reference value at the step before the increment.
     loss = w has gradient 1, so w moves by exactly that rate."""
-    graph = tf.Graph()
-    with graph.as_default():
-        global_step = tf.compat.v1.train.get_or_create_global_step()
-        w = tf.Variable(np.float64(0.0))
-        lr = tf.compat.v1.train.exponential_decay(tf.constant(0.1, tf.float64), global_step, 5, F64(0.9), staircase=False)
-        train = tf.compat.v1.train.GradientDescentOptimizer(lr).minimize(w, global_step=global_step)
-        init = tf.compat.v1.global_variables_initializer()
-    with tf.compat.v1.Session(graph=graph) as sess:
-        sess.run(init)
-        for k in range(30):
-            w_before = sess.run(w)
-            _, used = sess.run([train, lr])
-            step, w_after = sess.run([global_step, w])
-            assert step == k + 1
-            expected = R.exponential_decay(np.float64(0.1), k, 5, 0.9)
-            np.testing.assert_allclose(used, expected, rtol=4e-16, err_msg=f"step {k}")
-            np.testing.assert_allclose(w_before - w_after, expected, rtol=1e-13, err_msg=f"step {k}")
+    used, steps, w = T.decayed_gradient_descent_v1(np.float64(0.1), 5, np.float64(0.9), 30)
+    w_before = np.concatenate([[0.0], w[:-1]])
+    for k in range(30):
+        assert steps[k] == k + 1
+        expected = R.exponential_decay(np.float64(0.1), k, 5, 0.9)
+        np.testing.assert_allclose(used[k], expected, rtol=4e-16, err_msg=f"step {k}")
+        np.testing.assert_allclose(w_before[k] - w[k], expected, rtol=1e-13, err_msg=f"step {k}")
+
+
+def test_keras_sgd_with_a_schedule_counts_its_own_steps_like_global_step():
+    """TF2: keras.optimizers.SGD(ExponentialDecay(...)) uses its iterations counter as the global step:
+    the same rates, counts and w as the TF1 loop and the reference (float64 rate and decay_rate)."""
+    args = (np.float64(0.1), 5, np.float64(0.9), 30)
+    expected = R.decayed_gradient_descent(*args)
+    for form in (T.decayed_gradient_descent, T.decayed_gradient_descent_v1):
+        for name, got, want in zip(("rate", "count", "w"), form(*args), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-13, err_msg=f"{form.__name__}: {name}")
 
 
 def test_v1_exponential_decay_returns_a_callable_when_eager():

@@ -1,8 +1,10 @@
 """Loss functions in TensorFlow: the classic TF1 lines and the tf.nn ops a TF2
 model calls (Keras's loss objects wrap the same ops; tests/test_losses.py
 checks they agree). The tests run each function eagerly, in tf.function, under
-XLA and in a TF1 graph + Session.
+XLA and in a TF1 graph + Session. ``asymmetric_regression_v1`` is the book's TF1
+training program with the asymmetric loss, ``asymmetric_regression`` its Keras twin.
 """
+import numpy as np
 import tensorflow as tf
 
 from tfimpl import _checks as check
@@ -70,6 +72,7 @@ def mean_squared_error(y_true, y_pred):
     check.floating(y_true, "y_true")
     check.floating(y_pred, "y_pred")
     y_true, y_pred = check.same_shape(y_true, y_pred, "y_true", "y_pred")
+    y_true, y_pred = tf.convert_to_tensor(y_true), tf.convert_to_tensor(y_pred)  # TF's -, not NumPy's or a list's
     return tf.reduce_mean(tf.square(y_true - y_pred))
 
 
@@ -82,7 +85,57 @@ def asymmetric_loss(v1, v2, a, b):
     check.floating(v1, "v1")
     check.floating(v2, "v2")
     v1, v2 = check.same_shape(v1, v2, "v1", "v2")
+    # as tensors first: on NumPy arrays, v1 - v2 would run in NumPy (and float32 * np.float64(a) be float64)
+    v1, v2 = tf.convert_to_tensor(v1), tf.convert_to_tensor(v2)
     return tf.reduce_sum(tf.where(tf.greater(v1, v2), (v1 - v2) * a, (v2 - v1) * b))
+
+
+# --- the book's training loop with the asymmetric loss -------------------------------------
+
+def asymmetric_regression(x, y_true, w, learning_rate, steps, loss_more, loss_less):
+    """Fit y = x @ w under the asymmetric loss, the TF2 way: w a Variable (starting at ``w``),
+    one keras.optimizers.SGD, each step ``asymmetric_loss(x @ w, y_true, a=loss_more, b=loss_less)``
+    on a GradientTape and ``apply_gradients``. Over-prediction costs ``loss_more`` per unit,
+    under-prediction ``loss_less``. Returns w after each step. Keras rounds the rate to float32."""
+    check.positive(learning_rate=learning_rate)
+    import keras
+    x = tf.convert_to_tensor(x)
+    y_true = tf.convert_to_tensor(y_true, x.dtype)
+    var = tf.Variable(tf.convert_to_tensor(w, x.dtype))
+    opt = keras.optimizers.SGD(float(learning_rate))
+    trajectory = []
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = asymmetric_loss(tf.matmul(x, var), y_true, a=loss_more, b=loss_less)
+        opt.apply_gradients([(tape.gradient(loss, var), var)])
+        trajectory.append(var.numpy())
+    return trajectory
+
+
+def asymmetric_regression_v1(x, y_true, w, learning_rate, steps, loss_more, loss_less):
+    """The book's TF1 program: placeholders x, y_, a variable w, ``y = tf.matmul(x, w)``,
+    ``loss = tf.reduce_sum(tf.where(tf.greater(y, y_), (y - y_) * loss_more, (y_ - y) * loss_less))``,
+    ``train_step = GradientDescentOptimizer(learning_rate).minimize(loss)`` run ``steps`` times in
+    a Session on the full batch (the book trains with AdamOptimizer(0.001); plain gradient descent
+    here, so the NumPy twin is one line a step). Returns w after each step."""
+    check.positive(learning_rate=learning_rate)
+    x, y_true = np.asarray(x), np.asarray(y_true)
+    graph = tf.Graph()
+    with graph.as_default():
+        xs = tf.compat.v1.placeholder(x.dtype, (None, x.shape[1]))
+        ys = tf.compat.v1.placeholder(y_true.dtype, (None, y_true.shape[1]))
+        var = tf.compat.v1.Variable(np.asarray(w, x.dtype))
+        y = tf.matmul(xs, var)
+        loss = asymmetric_loss(y, ys, a=loss_more, b=loss_less)
+        train_step = tf.compat.v1.train.GradientDescentOptimizer(learning_rate).minimize(loss)
+        init = tf.compat.v1.global_variables_initializer()
+    trajectory = []
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for _ in range(steps):
+            sess.run(train_step, feed_dict={xs: x, ys: y_true})
+            trajectory.append(sess.run(var))
+    return trajectory
 
 
 # Derivatives: GradientTape's pull-back of dy through each function above.

@@ -3,8 +3,10 @@
 TF1 books write the layer as tf.matmul(x, w) + b and train with
 tf.compat.v1.train.GradientDescentOptimizer(lr).minimize(loss) in a Session;
 TF2 records the forward pass on a GradientTape and hands the gradients to
-keras.optimizers.SGD.apply_gradients. tests/test_nn.py runs both.
+keras.optimizers.SGD.apply_gradients. ``train`` and ``train_v1`` below are those two
+loops; tests/test_nn.py runs both against the reference's NumPy loop.
 """
+import numpy as np
 import tensorflow as tf
 
 from tfimpl import _checks as check
@@ -82,11 +84,138 @@ def mlp_gradients(x, labels, params, activation="relu"):
 def gradient_descent_step(params, grads, learning_rate):
     """One keras.optimizers.SGD(learning_rate).apply_gradients step on variables holding
     ``params``; returns the new values. Keras keeps the learning rate in a float32
-    variable and casts it to each parameter's dtype (sgd.py update_step)."""
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    variable and casts it to each parameter's dtype (sgd.py update_step). A Python int,
+    a NumPy scalar or a 0-d array is accepted as the reference accepts it (Keras itself
+    takes only a Python float).
+
+    An adapter, not a training loop: it turns the stateful optimizer into a pure function
+    of (params, grads) so it can be compared with the reference step by step. Each call
+    builds new Variables and a new optimizer, so whatever state the optimizer keeps
+    (its ``iterations`` count, momentum and Adam slots, a learning-rate schedule's step)
+    starts afresh and is dropped after the step: copied into a loop it silently trains
+    with a fresh optimizer every step. The real loop, ``train`` below, creates the
+    variables and the optimizer once::
+
+        variables = [tf.Variable(p) for p in params]
+        opt = keras.optimizers.SGD(learning_rate)
+        for x, labels in batches:
+            with tf.GradientTape() as tape:
+                loss = loss_fn(x, labels, variables)
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    and TF1's (``train_v1``) builds ``GradientDescentOptimizer(lr).minimize(loss)`` once
+    and runs it in a Session."""
+    learning_rate = _learning_rate(learning_rate)
     import keras
     variables = [tuple(tf.Variable(p) for p in pair) for pair in params]
     keras.optimizers.SGD(learning_rate).apply_gradients(
         [(tf.convert_to_tensor(g), v) for gpair, vpair in zip(grads, variables) for g, v in zip(gpair, vpair)])
     return [tuple(tf.convert_to_tensor(v) for v in pair) for pair in variables]
+
+
+def _learning_rate(learning_rate):
+    """A positive learning rate as the Python float Keras's optimizers require
+    (``isinstance(lr, float)``: a Python int, np.float32 or 0-d array would be refused)."""
+    check.positive(learning_rate=learning_rate)
+    return float(learning_rate)
+
+
+# --- training loops: the optimizers as a reader uses them ----------------------------
+
+def train(x, labels, params, learning_rate, steps, batches=None, activation="relu"):
+    """The TF2 loop: variables created once from ``params``, one keras.optimizers.SGD, and
+    for each step the batch-mean softmax cross-entropy of ``mlp_forward`` recorded on a
+    GradientTape (inside a tf.function) and handed to ``opt.apply_gradients``.
+
+    ``batches[k]`` holds the row indices of step k's mini-batch (None: the whole batch every
+    step). Returns the parameters after each step: ``steps`` lists of (w, b) NumPy pairs.
+    Keras keeps the learning rate in float32 (a power of 2 such as 0.5 is exact)."""
+    check.pairs(params, "params")
+    learning_rate = _learning_rate(learning_rate)
+    import keras
+    x, labels = tf.convert_to_tensor(x), tf.convert_to_tensor(labels)
+    variables = [(tf.Variable(w), tf.Variable(b)) for w, b in params]
+    flat = [v for pair in variables for v in pair]
+    opt = keras.optimizers.SGD(learning_rate)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], x.dtype), tf.TensorSpec([None, None], labels.dtype)])
+    def gradients(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = softmax_cross_entropy(yb, mlp_forward(xb, variables, activation))
+        return tape.gradient(loss, flat)
+
+    trajectory = []
+    for k in range(steps):
+        idx = tf.range(tf.shape(x)[0]) if batches is None else batches[k]
+        opt.apply_gradients(zip(gradients(tf.gather(x, idx), tf.gather(labels, idx)), flat))
+        trajectory.append([(w.numpy(), b.numpy()) for w, b in variables])
+    return trajectory
+
+
+def train_v1(x, labels, params, learning_rate, steps, batches=None, activation="relu"):
+    """The TF1 loop, as the book writes it: placeholders for a batch, variables, the loss
+    ``tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(...))`` of ``mlp_forward``,
+    ``train_step = tf.compat.v1.train.GradientDescentOptimizer(learning_rate).minimize(loss)``,
+    then in a Session: initialise, and ``sess.run(train_step, feed_dict=...)`` per step.
+
+    Arguments and result as ``train``. The optimizer converts a Python float learning rate
+    to a float32 tensor and casts it to each variable's dtype; a np.float64 stays exact."""
+    check.pairs(params, "params")
+    check.positive(learning_rate=learning_rate)
+    x, labels = np.asarray(x), np.asarray(labels)
+    graph = tf.Graph()
+    with graph.as_default():
+        xs = tf.compat.v1.placeholder(x.dtype, [None, x.shape[1]])
+        ys = tf.compat.v1.placeholder(labels.dtype, [None, labels.shape[1]])
+        variables = [(tf.compat.v1.Variable(w), tf.compat.v1.Variable(b)) for w, b in params]
+        loss = softmax_cross_entropy(ys, mlp_forward(xs, variables, activation))
+        train_step = tf.compat.v1.train.GradientDescentOptimizer(learning_rate).minimize(loss)
+        init = tf.compat.v1.global_variables_initializer()
+    trajectory = []
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for k in range(steps):
+            idx = slice(None) if batches is None else batches[k]
+            sess.run(train_step, feed_dict={xs: x[idx], ys: labels[idx]})
+            trajectory.append(sess.run(variables))
+    return trajectory
+
+
+def least_squares(a, b, learning_rate, steps):
+    """Gradient descent on J(w) = ||a w - b||^2 / (2 N) from w = 0, the TF2 way: a Variable,
+    one keras.optimizers.SGD, the gradient from a GradientTape. Returns w after each step,
+    shape (steps, a.shape[1]). Keras rounds the learning rate to float32."""
+    learning_rate = _learning_rate(learning_rate)
+    import keras
+    a = tf.convert_to_tensor(a)
+    target = tf.reshape(tf.convert_to_tensor(b, a.dtype), [-1, 1])
+    w = tf.Variable(tf.zeros([a.shape[1], 1], a.dtype))
+    opt = keras.optimizers.SGD(learning_rate)
+    trajectory = []
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(tf.matmul(a, w) - target)) / (2 * a.shape[0])
+        opt.apply_gradients([(tape.gradient(loss, w), w)])
+        trajectory.append(w.numpy()[:, 0])
+    return np.array(trajectory)
+
+
+def least_squares_v1(a, b, learning_rate, steps):
+    """The same descent the TF1 way: ``loss = tf.reduce_sum(tf.square(tf.matmul(a, w) - b)) / (2 N)``,
+    ``GradientDescentOptimizer(learning_rate).minimize(loss)`` run ``steps`` times in a Session.
+    A np.float64 learning rate stays exact (a Python float is rounded to float32)."""
+    check.positive(learning_rate=learning_rate)
+    a = np.asarray(a)
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.compat.v1.Variable(np.zeros((a.shape[1], 1), a.dtype))
+        loss = tf.reduce_sum(tf.square(tf.matmul(a, w) - np.reshape(b, (-1, 1)).astype(a.dtype))) / (2 * len(a))
+        train_step = tf.compat.v1.train.GradientDescentOptimizer(learning_rate).minimize(loss)
+        init = tf.compat.v1.global_variables_initializer()
+    trajectory = []
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for _ in range(steps):
+            sess.run(train_step)
+            trajectory.append(sess.run(w)[:, 0])
+    return np.array(trajectory)
