@@ -16,7 +16,7 @@ for a classic code snippet with no page. Verdicts:
     corrected   right with a correction (a missing detail, a renamed API, a TF2 difference)
     wrong       the book's code or statement is wrong; ``correction`` says what is right
 
-``pytest --claims`` prints the table (claim id, where, statement, verdict, the test, pass/fail
+``pytest --claims`` prints the table (claim id ``where/n``, statement, verdict, the test, pass/fail
 of this run) and writes it to build/claims.md and build/claims.json.
 """
 from __future__ import annotations
@@ -44,8 +44,11 @@ def claim_of(item):
 
 
 def _page_key(where):
-    digits = "".join(ch for ch in where if ch.isdigit())
-    return (0, int(digits), where) if digits else (1, 0, where)
+    """Chapters (ch4.2.1) in section order, then pages (p78) in page order, then the snippets."""
+    import re
+    prefix = re.match(r"[a-z]*", where).group(0)
+    numbers = tuple(int(n) for n in re.findall(r"\d+", where))
+    return ({"ch": 0, "p": 1}.get(prefix, 2), numbers, where)
 
 
 def table(rows):
@@ -64,7 +67,7 @@ def table(rows):
         counters[f["where"]] = counters.get(f["where"], 0) + 1
         result = ("failed" if f["failed"] else "skipped" if f["skipped"] == f["cases"] else "passed") + (
             f" ({f['cases']} cases)" if f["cases"] > 1 else "")
-        out.append(dict(id=f"{f['where']}.{counters[f['where']]}", where=f["where"], statement=f["statement"],
+        out.append(dict(id=f"{f['where']}/{counters[f['where']]}", where=f["where"], statement=f["statement"],
                         verdict=VERDICTS[f["verdict"]], correction=f["correction"], test=f["test"], result=result))
     return out
 

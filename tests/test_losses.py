@@ -20,6 +20,8 @@ def one_hot(ids, m):
 
 
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), m=st.integers(2, 6))
+@pytest.mark.claim("p78", "-tf.reduce_mean(y_ * tf.log(tf.clip_by_value(y, 1e-10, 1.0))) is the cross-entropy of the batch",
+                   verdict="corrected", correction="y_ * log(y) is an n x m matrix and reduce_mean averages all n*m entries: the batch cross-entropy divided by m")
 def test_clipped_mean_runs_over_all_n_times_m_entries_so_it_is_batch_cross_entropy_over_m(seed, n, m):
     rng = np.random.default_rng(seed)
     y_true, y_pred = one_hot(rng.integers(0, m, n), m), rand_probs(rng, n, m)
@@ -29,6 +31,7 @@ def test_clipped_mean_runs_over_all_n_times_m_entries_so_it_is_batch_cross_entro
     assert float(R.clipped_cross_entropy(y_true, y_pred)) == pytest.approx(got, rel=1e-12)
 
 
+@pytest.mark.claim("p78", "clip_by_value keeps log(0) out of the loss")
 def test_clipping_keeps_the_loss_finite_where_softmax_underflows_and_the_logits_form_stays_exact():
     """float32 softmax of logits [0, -200] underflows to [1, 0]. With the label on the second
     class, the exact loss is 200 (log-sum-exp form); the clipped form saturates at
@@ -53,6 +56,8 @@ def test_clipping_keeps_the_loss_finite_where_softmax_underflows_and_the_logits_
     assert abs(gap[1]) <= 4 * np.finfo(np.float32).eps * exact[1]
 
 
+@pytest.mark.claim("p78", "clip_by_value keeps log(0) out of the loss",
+                   verdict="corrected", correction="not in float16: 1e-10 rounds to 0 there and the loss is inf or NaN")
 def test_clip_eps_underflows_to_zero_in_float16_so_the_classic_line_gives_nan():
     """np.float16(1e-10) == 0 (float16's smallest subnormal is 2**-24 ~ 6e-8): the clip
     is at 0, log(0) = -inf, and 0 * -inf = NaN. The reference with eps rounded to
@@ -94,6 +99,8 @@ def test_clip_gradient_passes_at_exactly_the_bounds():
     assert g_tf[0] != 0 and g_tf[1] != 0 and g_tf[2] == 0 and g_tf[3] == 0
 
 
+@pytest.mark.claim("snippet", "the cross-entropy of a softmax output y is tf.nn.softmax_cross_entropy_with_logits(labels=y_, logits=y)",
+                   verdict="wrong", correction="the op takes logits, the scores before softmax; fed probabilities it applies softmax a second time")
 def test_feeding_probabilities_to_the_logits_op_gives_a_different_wrong_loss():
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((5, 4)) * 3
@@ -107,6 +114,7 @@ def test_feeding_probabilities_to_the_logits_op_gives_a_different_wrong_loss():
 
 
 @given(seed=st.integers(0, 2**32 - 1))
+@pytest.mark.claim("ch4.3", "the gradient of softmax cross-entropy with respect to the logits is softmax(logits) - labels")
 def test_softmax_cross_entropy_gradient_wrt_logits_is_softmax_minus_labels(seed):
     rng = np.random.default_rng(seed)
     logits, labels = rng.standard_normal((3, 5)) * 4, rand_probs(rng, 3, 5)
@@ -147,6 +155,7 @@ def xent_bound(logits, ids, dtype):
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float64"])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 5), m=st.integers(1, 6))
+@pytest.mark.claim("ch4.2.1", "sparse_softmax_cross_entropy_with_logits takes class ids and equals the dense loss with one-hot labels")
 def test_sparse_loss_equals_dense_loss_with_one_hot_labels(dtype, seed, n, m):
     """On both sides, TF in ``dtype`` and the reference in float64 on the same rounded logits;
     float16 is left out only because its range makes exp(z) underflow from z = -17."""
@@ -242,6 +251,7 @@ def test_keras_loss_objects_average_the_per_example_losses_over_the_batch():
     np.testing.assert_allclose(mse, R.mean_squared_error(y_true, y_pred), rtol=1e-6)
 
 
+@pytest.mark.claim("ch4.2.2", "the custom loss costs a per unit of over-prediction and b per unit of under-prediction")
 def test_asymmetric_gradient_is_a_above_the_kink_and_minus_b_below_and_at_it():
     """tf.where(tf.greater(v1, v2), ...) takes the b branch at a tie, and tf.where's
     gradient goes to the selected branch only: d/dv1 = -b at v1 == v2."""
@@ -261,6 +271,7 @@ def _book_data():
 
 
 @pytest.mark.parametrize("loss_more,loss_less,side", [(1.0, 10.0, "above"), (10.0, 1.0, "below")])
+@pytest.mark.claim("ch4.2.2", "trained with the custom loss, the model predicts high when under-prediction costs more, low when over-prediction does")
 def test_asymmetric_loss_pushes_weights_above_1_when_under_prediction_costs_more(loss_more, loss_less, side):
     """The book: loss = tf.reduce_sum(tf.where(tf.greater(y, y_), (y - y_) * loss_more,
     (y_ - y) * loss_less)) with y the prediction, i.e.

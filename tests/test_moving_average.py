@@ -51,6 +51,7 @@ def test_ema_update_is_bitwise_one_real_apply_step_by_step():
             assert real[k].tobytes() == shadow.numpy().tobytes(), f"{dtype.__name__} step {k}"
 
 
+@pytest.mark.claim("p91", "ema.apply keeps a shadow per variable, shadow = decay * shadow + (1 - decay) * variable, and ema.average reads it")
 def test_tf1_apply_and_average_track_the_reference_step_by_step():
     values = np.random.default_rng(1).standard_normal((40, 4))
     averages = T.ema_v1(values, 0.95, num_updates=range(39))  # global step k during the k-th apply
@@ -60,6 +61,7 @@ def test_tf1_apply_and_average_track_the_reference_step_by_step():
         np.testing.assert_allclose(averages[k], shadows[k], atol=1e-6, err_msg=f"step {k}, value {v}")
 
 
+@pytest.mark.claim("p91", "the book's example prints the shadows 4.5, 4.555 and 4.60945")
 def test_book_example_shadows_are_4_5_then_4_555_then_4_60945():
     """The book's example: v1 = 0, step = 0 (decay min(0.99, 1/10) = 0.1); v1 = 5: shadow 4.5;
     step = 10000, v1 = 10 (decay 0.99): 4.555; apply again: 4.60945. TF's float32 decay: 1e-6."""
@@ -70,6 +72,7 @@ def test_book_example_shadows_are_4_5_then_4_555_then_4_60945():
                                    err_msg=form.__module__)
 
 
+@pytest.mark.claim("p91", "the moving-average model is more robust: its shadow varies less than the noisy parameter")
 def test_the_shadow_of_a_noisy_parameter_has_a_smaller_variance():
     """iid noise of variance s^2 around a constant: the stationary EMA variance is s^2 (1 - d) / (1 + d)."""
     noise = np.random.default_rng(2).standard_normal(600)

@@ -31,6 +31,7 @@ def flat(params):
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
 @pytest.mark.parametrize("sizes", [(3, 5, 3), (3, 4, 5, 3)], ids=["one-hidden", "two-hidden"])
+@pytest.mark.claim("ch4.3", "backpropagation computes every layer's gradient by the chain rule, last layer first")
 def test_hand_backprop_equals_gradient_tape_and_finite_differences(activation, sizes):
     params = init_params(sizes, seed=len(sizes))
     loss, grads = R.mlp_gradients(X, Y, params, activation)
@@ -117,6 +118,7 @@ def trajectory(flavour, params, batches):
 
 @pytest.mark.parametrize("flavour", ["tf1-minimize-session", "keras-sgd-apply-gradients"])
 @pytest.mark.parametrize("mode", list(BATCHES))
+@pytest.mark.claim("ch4.3", "gradient descent, SGD (one example a step) and mini-batch descent all update w <- w - lr * dJ/dw on their batch")
 def test_numpy_and_tf_follow_the_same_trajectory(mode, flavour):
     """Same initial weights, same batch order, 50 steps: the parameter vectors agree after every
     step. float64; each step is a few <= 16-term sums (~1e-15 relative) and gradient descent with
@@ -130,6 +132,7 @@ def test_numpy_and_tf_follow_the_same_trajectory(mode, flavour):
     assert np.abs(expected[-1] - flat(params)).max() > 0.05, "the parameters hardly moved: the test proves nothing"
 
 
+@pytest.mark.claim("ch4.3", "one gradient-descent step is w <- w - lr * dJ/dw")
 def test_one_step_is_w_minus_lr_times_the_gradient():
     params = init_params((3, 4, 3), seed=7)
     loss, grads = R.mlp_gradients(X, Y, params, "relu")
@@ -161,6 +164,7 @@ def ls_loss_grad(w):
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.95])
+@pytest.mark.claim("ch4.4.1", "with a small enough learning rate the loss falls at every step and gradient descent converges")
 def test_least_squares_descends_monotonically_below_2_over_lambda_max(fraction):
     """J(w - lr g) < J(w) while lr < 2 / lambda_max(H): along each eigenvector the error scales by
     |1 - lr lambda| < 1. The TF1 optimizer takes the same steps."""
@@ -208,6 +212,7 @@ def test_gradient_descent_step_accepts_every_scalar_kind_the_reference_accepts(l
         np.testing.assert_array_equal(a.numpy(), e)  # 0.25 and 1 are exact in float32
 
 
+@pytest.mark.claim("ch4.4.1", "too large a learning rate makes gradient descent diverge")
 def test_least_squares_diverges_above_2_over_lambda_max():
     w = np.zeros(4)
     lr = 1.05 * 2 / LAMBDA_MAX

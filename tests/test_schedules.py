@@ -1,5 +1,6 @@
 """Claims about exponential learning-rate decay, checked on real TF1 Sessions and Keras schedules."""
 import numpy as np
+import pytest
 import tensorflow as tf
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ def test_a_python_decay_rate_is_rounded_to_float32_even_for_a_float64_learning_r
         assert fn(lr64, 10, 10, F64(0.96)).numpy() == 0.96
 
 
+@pytest.mark.claim("ch4.4.1", "with staircase=True the learning rate is constant within each interval of decay_steps")
 def test_staircase_decay_is_constant_within_each_interval():
     steps = np.arange(0, 60)
     lr = T.exponential_decay(tf.constant(0.1, tf.float64), steps, 10, 0.96, staircase=True).numpy()
@@ -31,6 +33,7 @@ def test_staircase_decay_is_constant_within_each_interval():
         assert np.all(block == block[0]), f"interval {k}: {block}"
 
 
+@pytest.mark.claim("ch4.4.1", "with staircase=True the learning rate drops by a factor decay_rate every decay_steps steps")
 def test_staircase_drops_by_exactly_decay_rate_at_each_boundary():
     steps = np.arange(0, 60)
     lr = T.exponential_decay(tf.constant(1.0, tf.float64), steps, 10, 0.5, staircase=True).numpy()
@@ -39,6 +42,7 @@ def test_staircase_drops_by_exactly_decay_rate_at_each_boundary():
     np.testing.assert_allclose(lr[10::10] / lr[9:-1:10], 0.96, rtol=4e-16)  # two roundings of a float64 quotient
 
 
+@pytest.mark.claim("ch4.4.1", "minimize(loss, global_step=global_step) increments global_step, so exponential_decay's rate decays as training runs")
 def test_minimize_with_global_step_uses_the_reference_rate_at_each_step():
     """TF1: minimize(loss, global_step=...) adds one to global_step per run, and the rate fetched in the
     same run (the one the update used) is the reference value at the step before the increment.
