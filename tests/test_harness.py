@@ -258,3 +258,40 @@ def test_catalog_strategies_reach_every_region(concept):
     strategy reaches every region that applies to it."""
     c = BY_NAME[concept]
     check_reaches(c.samples(), expected_regions(c), concept)
+
+
+def test_a_shift_invariant_but_wrong_softmax_fails_the_shift_invariance_claim(monkeypatch):
+    """Finding 7: the named tests compared TF with TF. A softmax at temperature 1.01 is shift
+    invariant and sums to 1, so that check passed it; routed through the reference, it fails."""
+    import tests.test_activations as TA
+    import tfimpl.activations as TACT
+    real = TACT.softmax
+    monkeypatch.setattr(TACT, "softmax", lambda logits, axis=-1: real(logits / 1.01, axis=axis))
+    with pytest.raises(AssertionError):
+        TA.test_softmax_is_shift_invariant(dtype="float32")
+
+
+@pytest.mark.parametrize("dtype,off", [("float16", 0.02), ("bfloat16", 0.30), ("float32", 0.02)])
+def test_a_wrong_hidden_layer_gradient_fails_in_low_precision_too(dtype, off):
+    """Finding 8: mlp_forward's gradient had no catalog vjp, so below float64 only the final loss's
+    gradient was checked. A hidden tanh whose backward pass is 2 % off now fails in float16 and float32,
+    30 % off in bfloat16: with 8 significant bits, every op of a two-layer backward pass rounding to
+    bfloat16 (Eigen's matmuls accumulate in it; a TF1-graph sigmoid was measured 2 ulp off), the
+    derived bound on this sample is about 10 % of the gradient, and a bug must exceed it."""
+    @tf.custom_gradient
+    def tanh_off(z):
+        y = tf.math.tanh(z)
+        return y, lambda dy: (1 + off) * dy * (1 - y * y)
+
+    mlp = BY_NAME["mlp_forward"]
+
+    def forward(x, w1, b1, w2, b2, activation="tanh"):
+        return tf.matmul(tanh_off(tf.matmul(x, w1) + b1), w2) + b2
+    bug = mlp.replace(tf=forward, tf_vjp=vjp(forward, wrt=tuple(range(5))))
+    sample = edge(mlp, "two-hidden-tanh")
+    sample = Sample(sample.args[:5], sample.kwargs, "one-hidden-tanh")  # x, w1, b1, w2, b2
+    dy = np.random.default_rng(3).uniform(-1, 1, (5, 4))
+    H.check_gradient(mlp, sample, dy, dtype, "eager")  # control: the real network passes
+    for mode in MODES:
+        with pytest.raises(AssertionError, match="disagree"):
+            H.check_gradient(bug, sample, dy, dtype, mode)
