@@ -222,6 +222,18 @@ def _assert_leaf(a, e, dtype, tol, context, where, model_scale=None):
     return float(units.max()) if units.size else 0.0
 
 
+def assert_within(actual, expected, bound, what):
+    """|actual - expected| <= bound elementwise, for the named tests, which derive their bound where
+    they compute it; the message names the worst element, both values and the bound."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    err = np.abs(actual - expected)
+    bad = ~(err <= bound)
+    if bad.any():
+        i = np.unravel_index(int(np.argmax(np.where(bad, err - bound, -np.inf))), err.shape)
+        raise AssertionError(f"{what}: {int(bad.sum())} of {err.size} elements off; worst at {i}: "
+                             f"{actual[i]!r} vs {expected[i]!r}, |diff| {err[i]:.3g} > bound {np.asarray(bound)[i]:.3g}")
+
+
 def context(concept, check, dtype, mode, fn, sample, device="cpu"):
     """The first lines of a failure message: what failed and a one-line reproduction."""
     name = f"{fn.__module__}.{fn.__name__}"

@@ -10,6 +10,7 @@ import reference.nn as RN
 import tfimpl.activations as T
 import tfimpl.nn as TN
 from tests import harness as H
+from tests.harness import assert_within
 from tests.catalog import _strategies as S
 
 
@@ -34,17 +35,6 @@ def rounded(x, dtype):
     """x rounded to ``dtype`` (returned in that dtype) and the same values in float64."""
     xd = np.asarray(x).astype(H.np_dtype(dtype))
     return xd, xd.astype(np.float64)
-
-
-def assert_within(actual, expected, bound, what):
-    """|actual - expected| <= bound elementwise (bound derived where it is computed)."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    err = np.abs(actual - expected)
-    bad = ~(err <= bound)
-    if bad.any():
-        i = np.unravel_index(int(np.argmax(np.where(bad, err - bound, -np.inf))), err.shape)
-        raise AssertionError(f"{what}: {int(bad.sum())} of {err.size} elements off; worst at {i}: "
-                             f"{actual[i]!r} vs {expected[i]!r}, |diff| {err[i]:.3g} > bound {np.asarray(bound)[i]:.3g}")
 
 
 def softmax_bound(x, dtype):

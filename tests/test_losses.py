@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import reference.losses as R
 import tfimpl.losses as T
 from tests import harness as H
+from tests.harness import assert_within
 from reference.activations import softmax as ref_softmax
 
 
@@ -195,17 +196,6 @@ def test_sparse_loss_takes_uint8_class_ids_as_mnist_stores_them(mode):
     np.testing.assert_array_equal(got, H.run(T.sparse_softmax_cross_entropy_with_logits,
                                              Sample((ids.astype(np.int64), logits)), mode))
     assert_within(got, ref, 2 * xent_bound(logits, ids.astype(np.int64), "float64"), f"tf vs reference [{mode}]")
-
-
-def assert_within(actual, expected, bound, what):
-    """|actual - expected| <= bound elementwise (bound derived where it is computed)."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    err = np.abs(actual - expected)
-    bad = ~(err <= bound)
-    if bad.any():
-        i = np.unravel_index(int(np.argmax(np.where(bad, err - bound, -np.inf))), err.shape)
-        raise AssertionError(f"{what}: {int(bad.sum())} of {err.size} elements off; worst at {i}: "
-                             f"{actual[i]!r} vs {expected[i]!r}, |diff| {err[i]:.3g} > bound {np.asarray(bound)[i]:.3g}")
 
 
 @pytest.mark.parametrize("mode", ["eager", "function", "graph", "xla"])
