@@ -74,9 +74,11 @@ def table(rows):
 
 def markdown(claims):
     lines = ["| claim | statement | verdict | shown by | this run |", "|---|---|---|---|---|"]
+    def cell(text):
+        return text.replace("|", "\\|")
     for c in claims:
         verdict = c["verdict"] + (f": {c['correction']}" if c["correction"] else "")
-        lines.append(f"| {c['id']} | {c['statement']} | {verdict} | `{c['test']}` | {c['result']} |")
+        lines.append(f"| {c['id']} | {cell(c['statement'])} | {cell(verdict)} | `{c['test']}` | {c['result']} |")
     return "\n".join(lines) + "\n"
 
 
