@@ -26,7 +26,7 @@ import string
 import numpy as np
 import tensorflow as tf
 
-from reference._checks import MESSAGES, message
+from reference._checks import MESSAGES, message, one_of, pairs  # noqa: F401  (one_of, pairs: see below)
 
 # --- what is known at trace time ---------------------------------------------------
 
@@ -191,11 +191,4 @@ def in_unit_interval(**named):
             raise ValueError(message("in_unit_interval", name=name, value=value))
 
 
-def one_of(value, options, name):
-    if value not in options:
-        raise ValueError(message("one_of", name=name, options=list(options), value=value))
-
-
-def pairs(params, name="params"):
-    if not params or not all(len(p) == 2 for p in params):
-        raise ValueError(message("pairs", name=name, value=params))
+# one_of and pairs (imported above) check Python values, not tensors: the reference's checks serve both sides
