@@ -21,12 +21,6 @@ EPS = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23, "flo
 LOW = ("float16", "bfloat16")
 
 
-def ratio(dtype):
-    """eps of the precision an op rounds to, in eps of the dtype: 1 (see the module docstring:
-    float16 and bfloat16 ops may round to the dtype one by one, under XLA they do)."""
-    return 1.0
-
-
 def log2_terms(n):
     """Depth of a pairwise (tree) sum of n terms: Eigen's and XLA's vectorised reductions."""
     return float(np.ceil(np.log2(max(n, 1)))) + 1
@@ -40,13 +34,13 @@ def matmul_error(dtype, a, w, out):
     k = a.shape[-1]
     terms = np.abs(a) @ np.abs(w)
     final = 0.5 * np.abs(out) if dtype in LOW else 0.0
-    return 0.5 * k * ratio(dtype) * terms + final
+    return 0.5 * k * terms + final
 
 
 ACT_ULPS = {None: 0.0, "relu": 0.0, "sigmoid": 2.0, "tanh": 2.0}
 """Own error of each activation in ulps of its output, working precision: relu is exact;
 Eigen's logistic and tanh are rational approximations measured within 2.4 ulp in float32
-(libm's within 1 in float64). For float16/bfloat16 they run in float32 and round once."""
+(libm's within 1 in float64); charged at the dtype's eps, plus a final half for float16/bfloat16."""
 
 
 def _act(name, z):
@@ -74,7 +68,7 @@ def activation_error(dtype, name, z, dz):
     """Error of act(z_computed) in eps, z_computed off by dz eps (absolute): the slope carries
     dz through, the activation adds its own ulps, and float16/bfloat16 round once more."""
     f = np.abs(_act(name, z))
-    own = ACT_ULPS[name] * ratio(dtype) + (0.5 if dtype in LOW and name is not None else 0.0)
+    own = ACT_ULPS[name] + (0.5 if dtype in LOW and name is not None else 0.0)
     return _max_slope(name, z, dz * EPS[dtype]) * dz + own * f
 
 
@@ -166,12 +160,12 @@ def _last(axis, *arrays):
 def _softmax_parts(dtype, x):
     """z = x - max, p, the relative error of p in eps (before the final rounding), per element:
     z rounds (0.5 |z|, which exp turns relative), exp (1 ulp), the positive sum (depth / 2),
-    the divide (0.5). For float16/bfloat16 all in float32 (times ratio)."""
+    the divide (0.5), each at the dtype's eps."""
     z = x - np.max(x, axis=-1, keepdims=True) if x.size else x
     e = np.exp(z)
     p = e / np.sum(e, axis=-1, keepdims=True)
     depth = log2_terms(x.shape[-1])
-    rel = ratio(dtype) * (0.5 * np.abs(z) + 1.0 + 0.5 * depth + 0.5)
+    rel = (0.5 * np.abs(z) + 1.0 + 0.5 * depth + 0.5)
     return z, p, rel
 
 
@@ -188,13 +182,13 @@ def softmax_error(dtype, logits, axis=-1):
 def log_softmax_error(dtype, logits, axis=-1):
     """Error of z - log(sum exp z), absolute per element: z's rounding (0.5 |z_i|), the sum's
     relative error (sum_j p_j (|z_j| / 2 + 1) + depth / 2) and log's ulp of |lse|, the final
-    subtraction (0.5 |y_i|); for float16/bfloat16 in float32, + 0.5 |y_i| when rounded."""
+    subtraction (0.5 |y_i|), each at the dtype's eps; float16/bfloat16 round the result once more."""
     (x,) = _last(axis, logits)
     z, p, _ = _softmax_parts(dtype, x)
     lse = np.log(np.sum(np.exp(z), axis=-1, keepdims=True)) if x.size else z
     y = z - lse
     s_rel = np.sum(p * (0.5 * np.abs(z) + 1.0), axis=-1, keepdims=True) + 0.5 * log2_terms(x.shape[-1])
-    err = ratio(dtype) * (0.5 * np.abs(z) + s_rel + np.abs(lse) + 0.5 * np.abs(y)) + (
+    err = (0.5 * np.abs(z) + s_rel + np.abs(lse) + 0.5 * np.abs(y)) + (
         0.5 * np.abs(y) if dtype in LOW else 0.0)
     return np.moveaxis(err, -1, axis)
 
@@ -210,7 +204,7 @@ def sum_error(dtype, n):
 def _reduction(dtype, n):
     """Relative error of a sum of n terms in eps of the dtype, relative to the sum of |terms|:
     depth / 2 roundings in the working precision, + one final rounding for float16/bfloat16."""
-    return 0.5 * log2_terms(n) * ratio(dtype) + (0.5 if dtype in LOW else 0.0)
+    return 0.5 * log2_terms(n) + (0.5 if dtype in LOW else 0.0)
 
 
 def softmax_vjp_error(dtype, logits, dy, axis=-1):
@@ -302,7 +296,6 @@ def ema_error(dtype, shadow, value, decay, num_updates=None):
     num_updates cap and 1 - d in float32 (moving_averages.py), cast to the dtype. The error of
     that constant is known exactly, per sample: |shadow - value| * |(1 - d)_TF - (1 - d)|.
     Then the subtraction, the product and the final subtraction round once each (0.5 eps)."""
-    import ml_dtypes  # noqa: F401  (bfloat16 for the cast below)
     d32 = np.float32(decay)
     d_exact = np.float64(decay)
     if num_updates is not None:
