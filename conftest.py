@@ -70,6 +70,9 @@ def pytest_addoption(parser):
     parser.addoption("--benchmark", action="store_true", default=False,
                      help="run the benchmarks in bench/ with timing on (plain pytest runs tests/ "
                           "and each benchmark body once, timing off, as a smoke check)")
+    parser.addoption("--benchmark-full", action="store_true", default=False,
+                     help="with --benchmark: the full sweep (the largest sizes, e.g. 1 GB checkpoints, "
+                          "1000-step sequences); the default sweep fits in about 5 minutes on 2 cores")
     parser.addoption("--claims", action="store_true", default=False,
                      help="after the run, print every claim of the book a test answers (the claim "
                           "marker): statement, verdict, the test and its result; also written to build/claims.md")

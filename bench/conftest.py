@@ -14,6 +14,16 @@ SIZES = (1_000, 100_000, 10_000_000)
 """Elements per input, from cache-resident to well past the last-level cache."""
 
 
+def sweep(config, smoke, default, full=None):
+    """The values a benchmark runs over: ``smoke`` under plain pytest (timing off, one quick
+    pass), ``default`` under --benchmark, ``full`` (default: ``default``) under --benchmark-full."""
+    if not config.getoption("benchmark"):
+        return smoke
+    if config.getoption("benchmark_full") and full is not None:
+        return full
+    return default
+
+
 def pytest_generate_tests(metafunc):
     if "size" in metafunc.fixturenames:
         sizes = SIZES if metafunc.config.getoption("benchmark") else SIZES[:1]
