@@ -100,6 +100,8 @@ def pytest_terminal_summary(terminalreporter, config):
             ref = matmuls.get(r["device"])
             if ref and r.get("kind") != "matmul":
                 line += f"  {gf / (ref['flops'] / ref['seconds'] / 1e9):6.1%} of matmul"
+        if r.get("elements"):
+            line += f"  {r['elements'] / r['seconds'] / 1e6:8.3f} M elements/s"
         if "max_err_eps" in r:
             line += f"  max err {r['max_err_eps']:.3g} eps"
         terminalreporter.write_line(line)

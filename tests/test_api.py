@@ -25,6 +25,22 @@ MODULES = sorted(SIDES["reference"] | SIDES["tfimpl"])
 ONE_SIDED = {
     ("nn", "ACTIVATION_VJPS"): "reference only: backprop by hand needs each activation's derivative; "
                                "tfimpl gets every derivative from GradientTape",
+    ("tfrecord", "crc32c"): "reference only: TF computes CRC-32C inside its C++ RecordWriter/Reader and offers "
+                            "no Python call for it; tests check the reference's against google-crc32c",
+    ("tfrecord", "masked_crc32c"): "reference only: as crc32c, the mask lives in TF's C++ (crc32c::Mask)",
+    ("tfrecord", "DataLossError"): "reference only: TF raises its own tf.errors.DataLossError, which tfimpl "
+                                   "does not define",
+    ("data", "Dataset"): "tfimpl.data.Dataset is tf.data.Dataset itself, a re-export public() does not count; "
+                         "test_a_reference_class_mirrors_the_tf_class_tfimpl_reexports checks it method by method",
+    ("variables", "inference_graph_v1"): "tfimpl only: the book's inference(input_tensor, reuse) builds ops into "
+                                         "the current TF1 graph; NumPy has no graph (its numbers: inference_v1)",
+    ("checkpoint", "save_sum_v1"): "tfimpl only: the book's v1 + v2 graph, saved with its .meta; the graph has no "
+                                   "NumPy counterpart (the numbers it saves are save_v1's)",
+    ("checkpoint", "import_meta_graph_v1"): "tfimpl only: rebuilds a TF graph from path.meta; NumPy saves no graph",
+    ("checkpoint", "freeze_v1"): "tfimpl only: rewrites a GraphDef's variables as Const ops; NumPy has no graph",
+    ("checkpoint", "run_frozen_v1"): "tfimpl only: imports and runs a frozen GraphDef; NumPy has no graph",
+    ("checkpoint", "freeze"): "tfimpl only: convert_variables_to_constants_v2 on a tf.function's graph; NumPy "
+                              "has no graph",
 }
 """(module, name) -> why the name exists on one side only."""
 
@@ -88,6 +104,44 @@ def test_each_pair_has_the_same_signature(module, name):
     assert callable(impl), f"tfimpl.{module}.{name} is not callable"
     rs, ts = inspect.signature(ref), inspect.signature(impl)
     assert rs == ts, f"{module}.{name}: reference{rs} vs tfimpl{ts}"
+
+
+# --- (b') a reference class beside the TF class tfimpl re-exports -------------------------
+
+def _methods(cls):
+    """The public methods a class defines itself (not inherited)."""
+    return [n for n in vars(cls) if not n.startswith("_") and callable(getattr(cls, n))]
+
+
+def _reexported_classes():
+    """(module, name) of each public class with methods of a reference module whose tfimpl twin
+    re-exports a TF class under the same name (reference.data.Dataset beside
+    tfimpl.data.Dataset = tf.data.Dataset)."""
+    out = []
+    for m in sorted(SIDES["reference"] & SIDES["tfimpl"]):
+        ref, impl = pair(m)
+        for name in sorted(public(ref)):
+            ours, theirs = getattr(ref, name), getattr(impl, name, None)
+            if inspect.isclass(ours) and _methods(ours) and inspect.isclass(theirs) and name not in public(impl):
+                out.append(pytest.param(m, name, id=f"{m}.{name}"))
+    return out
+
+
+@pytest.mark.parametrize("module,name", _reexported_classes())
+def test_a_reference_class_mirrors_the_tf_class_tfimpl_reexports(module, name):
+    """Each public method of the reference class exists on the TF class, and its parameters are the
+    TF method's leading parameters (names, order, kinds, defaults); the TF method's further parameters
+    (num_parallel_calls=None, name=None, ...) are optional. So a chain written against one class
+    runs on the other and binds its arguments to the same parameters."""
+    ref, impl = (getattr(m, name) for m in pair(module))
+    for method in _methods(ref):
+        assert hasattr(impl, method), f"reference.{module}.{name}.{method} has no twin on {impl.__name__}"
+        rs = list(inspect.signature(getattr(ref, method)).parameters.values())
+        ts = list(inspect.signature(getattr(impl, method)).parameters.values())
+        assert ts[:len(rs)] == rs, (f"{module}.{name}.{method}: reference({', '.join(map(str, rs))}) is not "
+                                    f"the start of tf({', '.join(map(str, ts))})")
+        rest = [p for p in ts[len(rs):] if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        assert not rest, f"{module}.{name}.{method}: TF's further parameters {rest} are required"
 
 
 # --- (c) the same argument kinds on both sides -----------------------------------------
