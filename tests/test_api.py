@@ -47,6 +47,8 @@ ONE_SIDED = {
 TF_ONLY_MODULES = {
     "graph": "graphs, tensor names, dtype inference and Session lifetime are TensorFlow machinery; "
              "NumPy computes at once and has nothing to mirror",
+    "devices": "device placement, soft placement and GPU memory are TensorFlow's (ConfigProto, tf.config); "
+               "NumPy runs on the one CPU and has nothing to place",
 }
 """module -> why tfimpl/ has it and reference/ has no twin (its numbers, if any, are checked
 against NumPy in its tests)."""
