@@ -27,6 +27,12 @@ MESSAGES = {
     "in_unit_interval": "{name} must be in [0, 1], got {value}",
     "one_of": "{name} must be one of {options}, got {value!r}",
     "pairs": "{name} must be a non-empty list of (w, b) pairs, got {value!r}",
+    "rank_in": "{name} must have rank {ranks}, got rank {ndim} (shape {shape})",
+    "last_dim": "{name} must have {size} {what} (its last dimension), got shape {shape}",
+    "size_pair": "{name} must be a pair of positive integers (height, width), got {value!r}",
+    "gate_columns": ("{name}.shape[{axis}] must be {gates} * units = {columns} "
+                     "(units = recurrent_kernel.shape[0] = {units}), got shape {shape}"),
+    "time_steps": "{name} must have at least one time step ({name}.shape[1] >= 1), got shape {shape}",
 }
 
 
@@ -155,3 +161,19 @@ def non_negative(**named):
     for name, value in named.items():
         if not value >= 0:
             raise ValueError(message("non_negative", name=name, value=value))
+
+
+def gate_columns(a, axis, recurrent_kernel, gates, name):
+    """a.shape[axis] == gates * units, units = recurrent_kernel.shape[0]: an RNN's weights hold
+    ``gates`` blocks of ``units`` columns side by side (1 for a simple RNN, 4 for an LSTM)."""
+    a, units = np.asarray(a), np.shape(recurrent_kernel)[0]
+    if a.shape[axis] != gates * units:
+        raise ValueError(message("gate_columns", name=name, axis=axis, gates=gates, columns=gates * units,
+                                 units=units, shape=a.shape))
+
+
+def time_steps(x, name):
+    """x.shape[1] >= 1: a sequence [batch, time, features] with at least one step."""
+    x = np.asarray(x)
+    if x.shape[1] < 1:
+        raise ValueError(message("time_steps", name=name, shape=x.shape))

@@ -14,7 +14,10 @@ import tensorflow as tf
 from tests.catalog import Sample, Tol, call_text
 from tests.machine import kernel_path
 
-DEVICES = {"cpu": "/CPU:0", "gpu": "/GPU:0"}
+DEVICES = {"cpu": "/CPU:0", "gpu": "/GPU:0",
+           # the benchmarks' GPU stand-in: the second logical CPU device conftest.py creates
+           "standin": "/CPU:1"}
+DEVICES.update({f"gpu{i}": f"/GPU:{i}" for i in range(1, len(tf.config.list_physical_devices("GPU")))})
 
 
 # --- dtypes ---------------------------------------------------------------
@@ -82,7 +85,7 @@ def run(fn, sample: Sample, mode="eager", device="cpu"):
     """Call ``fn(*sample.args, **sample.kwargs)`` in ``mode`` on ``device`` and return NumPy
     arrays: the one call the tests, the benchmarks and the docs use to run a function.
     Modes:""" + MODES_DOC
-    arrays = tuple(a for a in sample.args if isinstance(a, np.ndarray))
+    arrays = tuple(x for a in sample.args for x in fed(a))
     call = runner(fn, sample, mode, device)
     with tf.device(DEVICES[device]):
         out = call(*(tf.constant(a) for a in arrays) if mode == "eager" else arrays)
@@ -99,11 +102,10 @@ def runner(fn, sample: Sample, mode="eager", device="cpu"):
     if mode == "eager":
         return bind(fn, sample)
     key = (fn, mode, device,
-           tuple((a.dtype.name, a.ndim) if isinstance(a, np.ndarray) else repr(a) for a in sample.args),
+           tuple(tuple((x.dtype.name, x.ndim) for x in fed(a)) if fed(a) else repr(a) for a in sample.args),
            tuple(sorted((k, repr(v)) for k, v in sample.kwargs.items())))
     if key not in _CACHE:
-        specs = [tf.TensorSpec([None] * a.ndim, tf.as_dtype(a.dtype)) for a in sample.args
-                 if isinstance(a, np.ndarray)]
+        specs = [tf.TensorSpec([None] * x.ndim, tf.as_dtype(x.dtype)) for a in sample.args for x in fed(a)]
         bound = bind(fn, sample)
         if mode in ("function", "xla"):
             _CACHE[key] = tf.function(bound, input_signature=specs, jit_compile=(mode == "xla"))
@@ -116,17 +118,30 @@ def runner(fn, sample: Sample, mode="eager", device="cpu"):
 
 def bind(fn, sample):
     """fn as a function of the sample's arrays only (its other arguments and keywords closed over)."""
-    slots = [isinstance(a, np.ndarray) for a in sample.args]
+    slots = [isinstance(a, np.ndarray) or len(fed(a)) for a in sample.args]  # True: an array; n: a tuple of n
     consts = [None if s else a for s, a in zip(slots, sample.args)]
     kwargs = dict(sample.kwargs)
 
+    def arg(s, c, it):
+        return c if not s else next(it) if s is True else tuple(next(it) for _ in range(s))
+
     def bound(*tensors):
         it = iter(tensors)
-        return fn(*(next(it) if s else c for s, c in zip(slots, consts)), **kwargs)
+        return fn(*(arg(s, c, it) for s, c in zip(slots, consts)), **kwargs)
     return bound
 
 
 _CACHE = {}
+
+
+def fed(a):
+    """The arrays of an argument that are fed as tensors: an array, or each array of a tuple of arrays
+    (the upstream gradient dy of a function with several outputs); none for a constant."""
+    if isinstance(a, np.ndarray):
+        return (a,)
+    if isinstance(a, tuple) and a and all(isinstance(x, np.ndarray) for x in a):
+        return a
+    return ()
 
 
 def _session_runner(bound, specs, device):
@@ -227,11 +242,12 @@ def assert_within(actual, expected, bound, what):
     they compute it; the message names the worst element, both values and the bound."""
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     err = np.abs(actual - expected)
+    bound = np.broadcast_to(np.asarray(bound, np.float64), err.shape)  # a scalar bound names its element too
     bad = ~(err <= bound)
     if bad.any():
         i = np.unravel_index(int(np.argmax(np.where(bad, err - bound, -np.inf))), err.shape)
         raise AssertionError(f"{what}: {int(bad.sum())} of {err.size} elements off; worst at {i}: "
-                             f"{actual[i]!r} vs {expected[i]!r}, |diff| {err[i]:.3g} > bound {np.asarray(bound)[i]:.3g}")
+                             f"{actual[i]!r} vs {expected[i]!r}, |diff| {err[i]:.3g} > bound {bound[i]:.3g}")
 
 
 def context(concept, check, dtype, mode, fn, sample, device="cpu"):
@@ -379,6 +395,8 @@ def check_finite_differences(concept, side, sample, dy, directions):
         # of the larger of its terms and its inputs (f = lse(z) - z_k is 1e-8 when z is 30,
         # but rounds at eps * 30), times the stencil's 18/12, over h.
         eps64 = np.finfo(np.float64).eps
+        if side == "tf" and getattr(concept, "fd_eps", None):  # TF's forward rounds at a lower precision
+            eps64 = concept.fd_eps
         magnitude = sum(float(np.sum(np.abs(p))) for p in terms(0.0))
         inputs = sum(float(np.sum(np.abs(d))) for d in tf.nest.flatten(dy)) * max(
             [1.0] + [float(np.max(np.abs(s.args[i]), initial=0.0)) for i in concept.wrt_of(s)])

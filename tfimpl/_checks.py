@@ -167,6 +167,36 @@ def batch_shape(labels, logits, name_a, name_b):
                     shape_b=_runtime_text(_shape_of(logits)), batch_shape=tb), logits
 
 
+
+def gate_columns(a, axis, recurrent_kernel, gates, name):
+    """a.shape[axis] == gates * units, units = recurrent_kernel.shape[0]: an RNN's weights hold
+    ``gates`` blocks of ``units`` columns side by side. Returns ``a``, tied to a runtime assert
+    where a dimension is unknown at trace time."""
+    sa, sr = _static(a)[1], _static(recurrent_kernel)[1]
+    da, units = tf.compat.dimension_value(sa[axis]), tf.compat.dimension_value(sr[0])
+    if da is not None and units is not None:
+        if da != gates * units:
+            raise ValueError(message("gate_columns", name=name, axis=axis, gates=gates, columns=gates * units,
+                                     units=units, shape=_text(sa)))
+        return a
+    units = _shape_of(recurrent_kernel)[0]
+    return _require(tf.equal(_shape_of(a)[axis], gates * units), a, "gate_columns", name=name, axis=axis,
+                    gates=gates, columns=tf.strings.as_string(gates * units), units=tf.strings.as_string(units),
+                    shape=_runtime_text(_shape_of(a)))
+
+
+def time_steps(x, name):
+    """x.shape[1] >= 1: a sequence [batch, time, features] with at least one step. Returns ``x``,
+    tied to a runtime assert where the length is unknown at trace time."""
+    shape = _static(x)[1]
+    steps = tf.compat.dimension_value(shape[1])
+    if steps is not None:
+        if steps < 1:
+            raise ValueError(message("time_steps", name=name, shape=_text(shape)))
+        return x
+    return _require(tf.greater_equal(_shape_of(x)[1], 1), x, "time_steps", name=name,
+                    shape=_runtime_text(_shape_of(x)))
+
 # --- parameters: Python numbers (a tensor-valued parameter is left to the ops) ------------
 
 def _number(value):

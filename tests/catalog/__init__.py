@@ -166,6 +166,10 @@ class Concept:
     dtypes: tuple = DTYPES
     skips: Mapping[tuple, str] = field(default_factory=dict)
     """(dtype, mode) -> reason, for combinations TensorFlow does not support."""
+    fd_eps: float | None = None
+    """Machine epsilon of the precision TF's forward pass computes in for float64 input, where that
+    is not float64 (TF's image ops work in float32): the "tf" side of the finite-difference check
+    charges its rounding at this eps. None: float64's."""
 
     def __repr__(self):
         return self.name

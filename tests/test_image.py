@@ -1,0 +1,601 @@
+"""Image preprocessing (the book's 7.2), stated as facts: TensorFlow's conventions pinned one by one
+(the grayscale weights, half-pixel centres and antialiasing in resize, the contrast mean per channel,
+the floor on the standard deviation, the conversion to uint8), what uint8 and float64 images get, and
+the book's training chain, seeded, beside its NumPy twin."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import reference.image as R
+import tfimpl.image as T
+from tests import harness as H
+from tests.catalog import DTYPES, Sample, all_concepts
+from tests.catalog import image as CI
+from tests.harness import assert_within, eps
+from tests.isolated import probe
+
+EPS32 = eps("float32")
+
+
+def smooth_image(h, w, seed=0):
+    """A float image in [0, 1] with structure at every scale: gradients plus seeded noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.meshgrid(np.linspace(0, 1, h), np.linspace(0, 1, w), indexing="ij")
+    base = np.stack([yy, xx, 0.5 + 0.5 * np.sin(6 * yy + 4 * xx)], axis=-1)
+    return np.clip(0.8 * base + 0.2 * rng.uniform(0, 1, (h, w, 3)), 0, 1)
+
+
+def uint8_image(h, w, seed=0):
+    return np.round(smooth_image(h, w, seed) * 255).astype(np.uint8)
+
+
+# --- the grayscale weights ------------------------------------------------------------------
+
+def test_grayscale_weights_are_0_2989_0_5870_0_1140_so_white_becomes_0_9999():
+    """Pure red, green and blue pixels come out as the float32 weights themselves, and white as their
+    sum 0.9999 (Rec. 601's 0.299, 0.587, 0.114 rounded to 4 digits), not 1; a uint8 white stays
+    255 because the conversion back truncates 0.9999 * 255.5 = 255.47."""
+    pixels = np.array([[[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 1.0, 1.0]]], np.float32)
+    gray = T.rgb_to_grayscale(pixels).numpy()[0, :, 0]
+    weights = np.float32([0.2989, 0.5870, 0.1140])
+    np.testing.assert_array_equal(gray[:3], weights, err_msg="unit R, G, B pixels should give the weights exactly")
+    # white: w_r + w_g + w_b in float32, two additions: within 1 ulp of 0.9999
+    # white: three float32-rounded weights (0.5 ulp each) and two additions (0.5 ulp of ~1 each)
+    assert_within(gray[3], 0.9999, 2 * EPS32, "white's gray value")
+    assert abs(gray[3] - 1.0) > 5e-5, f"white came out {gray[3]!r}: the weights should sum to 0.9999, not 1"
+    np.testing.assert_allclose(R.rgb_to_grayscale(pixels.astype(np.float64))[0, :, 0], [0.2989, 0.5870, 0.1140, 0.9999],
+                               rtol=4 * eps("float64"))
+    white = np.full((1, 1, 3), 255, np.uint8)
+    assert T.rgb_to_grayscale(white).numpy().item() == R.rgb_to_grayscale(white).item() == 255
+
+
+# --- resize: half-pixel centres, the legacy grid, antialias, nearest's ties ------------------
+
+@pytest.mark.claim("ch7.2", "tf.image.resize_images(image, [h, w], method=0) resizes by bilinear interpolation",
+                   verdict="corrected",
+                   correction="TF2's tf.image.resize samples output pixel i at its centre (i + 1/2) * in / out - 1/2; "
+                              "TF1's resize_images at i * in / out: the same call ported moves the picture by half "
+                              "an input pixel ([0, 1] to 4 pixels: [0, .25, .75, 1] against [0, .5, 1, 1])")
+def test_bilinear_resize_samples_at_half_pixel_centres_and_tf1_resize_images_on_the_legacy_grid():
+    x = np.array([[[0.0], [1.0]]], np.float32).transpose(1, 0, 2)  # height 2, width 1
+    tf2, tf1 = T.resize(x, (4, 1)).numpy().ravel(), T.resize_v1(x, (4, 1)).ravel()
+    np.testing.assert_array_equal(tf2, [0.0, 0.25, 0.75, 1.0])
+    np.testing.assert_array_equal(tf1, [0.0, 0.5, 1.0, 1.0])
+    np.testing.assert_array_equal(R.resize(x, (4, 1)).ravel(), tf2)
+    np.testing.assert_array_equal(R.resize_v1(x, (4, 1)).ravel(), tf1)
+    # every pair of sizes up to 6: TF's weights, read back from unit impulses, are the formula's; the
+    # float32 positions (i + 1/2) * float32(in / out) - 1/2 cost 1.5 eps32 of the position, at most 9
+    for n_in in range(1, 7):
+        for n_out in range(1, 7):
+            for half in (True, False):
+                assert_within(T.resize_weights(n_in, n_out, half_pixel_centers=half).numpy(),
+                              R.resize_weights(n_in, n_out, half_pixel_centers=half), 12 * EPS32,
+                              f"bilinear weights {n_in} -> {n_out}, half_pixel_centers={half}")
+    image = smooth_image(5, 7)
+    assert_within(T.resize_v1(image, (3, 9)), R.resize_v1(image, (3, 9)), 24 * EPS32,
+                  "the book's TF1 resize_images, in a Session, against the legacy-grid reference")
+
+
+def test_antialias_stretches_the_triangle_by_in_over_out_when_downsampling_and_only_then():
+    """Downsampling 8 -> 3 with antialias weighs every input pixel under the output pixel's
+    triangle of half-width 8 / 3, normalised: each output reads 4 to 6 pixels, where plain bilinear
+    reads 2. Upsampling it changes nothing but rounding (ScaleAndTranslate against ResizeBilinear)."""
+    for n_in, n_out in ((8, 3), (6, 4), (5, 2), (7, 7), (3, 8)):
+        tf_w = T.resize_weights(n_in, n_out, antialias=True).numpy()
+        # the kernel's float32 positions, triangle values and normalisation: a few eps32 per weight
+        assert_within(tf_w, R.resize_weights(n_in, n_out, antialias=True), 8 * EPS32,
+                      f"antialias weights {n_in} -> {n_out}")
+    assert ((R.resize_weights(8, 3, antialias=True) > 0).sum(axis=1) >= 4).all()
+    assert ((R.resize_weights(8, 3) > 0).sum(axis=1) <= 2).all()
+    np.testing.assert_array_equal(R.resize_weights(3, 8, antialias=True), R.resize_weights(3, 8))
+    x = smooth_image(3, 4)
+    assert_within(T.resize(x, (7, 9), antialias=True), T.resize(x, (7, 9)), 4 * EPS32,
+                  "upsampling with and without antialias")
+
+
+def test_antialiased_resize_has_no_xla_kernel():
+    """antialias=True runs ScaleAndTranslate, which XLA cannot compile (no XLA_CPU_JIT kernel):
+    jit_compile raises where eager and tf.function run."""
+    f = tf.function(lambda t: T.resize(t, (2, 2), antialias=True), jit_compile=True)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="ScaleAndTranslate"):
+        f(tf.zeros((4, 4, 1)))
+
+
+def nearest_indices_float32(n_in, n_out):
+    """ResizeNearestNeighbor's source index as its kernel computes it, in float32:
+    min(floor((i + 0.5f) * float32(n_in / n_out)), n_in - 1)."""
+    scale = np.float32(n_in) / np.float32(n_out)
+    return np.minimum(np.floor((np.arange(n_out, dtype=np.float32) + np.float32(0.5)) * scale), n_in - 1).astype(int)
+
+
+def test_nearest_takes_the_pixel_under_the_half_pixel_centre_with_float32_deciding_exact_ties():
+    """Output pixel i copies input floor((i + 1/2) * in / out): the pixel whose cell holds its centre,
+    an exact tie going right. TF computes the product in float32, and where float32(in / out) rounds
+    down an exact tie goes left: 2 -> 41 pixels, output 20 sits exactly between inputs 0 and 1
+    (20.5 * 2 / 41 = 1) and TF copies input 0. Up to 8 inputs and 64 outputs, 13 of 512 size pairs
+    differ from the exact rule, each at such a tie; none of the catalog's sizes does."""
+    differ = []
+    for n_in in range(1, 9):
+        impulses = tf.eye(n_in)[:, None, :]
+        for n_out in range(1, 65):
+            tf_idx = tf.image.resize(impulses, [n_out, 1], method="nearest").numpy()[:, 0, :].argmax(axis=1)
+            np.testing.assert_array_equal(tf_idx, nearest_indices_float32(n_in, n_out), err_msg=f"{n_in} -> {n_out}")
+            exact = R.resize_weights(n_in, n_out, "nearest").argmax(axis=1)
+            if not np.array_equal(tf_idx, exact):
+                i = np.flatnonzero(tf_idx != exact)
+                assert np.all(((2 * i + 1) * n_in) % (2 * n_out) == 0), f"{n_in} -> {n_out}: differs off a tie at {i}"
+                differ.append((n_in, n_out))
+    assert (2, 41) in differ and len(differ) == 13, differ
+    assert T.resize_weights(2, 41, "nearest").numpy().argmax(axis=1)[20] == 0
+    assert R.resize_weights(2, 41, "nearest").argmax(axis=1)[20] == 1
+
+
+def test_an_inf_pixel_turns_every_bilinear_output_that_reads_it_into_nan():
+    """ResizeBilinear interpolates as top = tl + (tr - tl) x_lerp, bottom alike, out = top + (bottom -
+    top) y_lerp: an inf that reaches top and bottom makes bottom - top = inf - inf = NaN, so every
+    output reading the inf pixel is NaN, where the weighted sum the reference writes gives inf (and
+    the outputs that do not read it stay finite on both sides). XLA answers otherwise again; the
+    catalog's non-finite edge for resize is a whole NaN image, where all agree."""
+    x = np.array([[[1.0], [np.inf], [2.0], [3.0]]], np.float32)  # height 1, width 4
+    out = T.resize(x, (1, 8)).numpy().ravel()
+    pos = (np.arange(8) + 0.5) * 4 / 8 - 0.5  # -0.25, 0.25, 0.75, ...
+    lo, hi = np.clip(np.floor(pos), 0, 3).astype(int), np.clip(np.ceil(pos), 0, 3).astype(int)
+    lerp = (pos - np.floor(pos)).astype(np.float32)
+    row = x.ravel()
+    with np.errstate(invalid="ignore"):
+        top = row[lo] + (row[hi] - row[lo]) * lerp
+        expected = top + (top - top) * np.float32(0.0)  # height 1: bottom is top, y_lerp 0
+    np.testing.assert_array_equal(out, expected)
+    reads_inf = (lo == 1) | (hi == 1)
+    assert np.isnan(out[reads_inf]).all() and np.isfinite(out[~reads_inf]).all()
+    ref = R.resize(x, (1, 8)).ravel()
+    assert np.isposinf(ref[reads_inf]).all() and np.array_equal(ref[~reads_inf], out[~reads_inf])
+
+
+def test_xla_bilinear_resize_misplaces_an_output_centred_on_an_input_pixel():
+    """Upsampling 5 -> 9 pixels, output 4 is centred exactly on input 2 ((4 + 1/2) * 5 / 9 - 1/2 = 2):
+    eager, tf.function and a Session copy input 2, XLA (TF 2.21, CPU) copies input 3, a whole pixel
+    off. Up to 8 -> 12 pixels it happens for these four size pairs only (each at such a centre), so
+    the catalog's sizes avoid them; downsampling and the other pairs agree."""
+    for n_in, n_out, wrong in ((5, 9, True), (5, 11, True), (4, 12, True), (6, 10, True),
+                               (5, 8, False), (4, 11, False), (6, 9, False), (3, 9, False)):
+        impulses = tf.eye(n_in)[:, None, :]
+        xla = tf.function(lambda t: tf.image.resize(t, [n_out, 1]), jit_compile=True)(impulses).numpy()[:, 0, :]
+        exact = R.resize_weights(n_in, n_out)
+        assert_within(T.resize_weights(n_in, n_out).numpy(), exact, 12 * EPS32, f"eager {n_in} -> {n_out}")
+        off = np.abs(xla - exact).max(axis=1)
+        if wrong:
+            (i,) = np.flatnonzero(off > 1e-3)
+            centre = (i + 0.5) * n_in / n_out - 0.5
+            assert centre == int(centre) and off[i] == pytest.approx(1.0, abs=1e-5), (n_in, n_out, i, xla[i])
+        else:
+            assert off.max() <= 12 * EPS32, f"XLA {n_in} -> {n_out}: {off.max():.3g}"
+
+
+def test_xla_bilinear_resize_gradient_is_garbage_below_and_above_float32():
+    """Under jit_compile the gradient of tf.image.resize for a float16, bfloat16 or float64 image
+    is garbage (values like 1e276, NaN: XLA's ResizeBilinearGrad writes float32 where the image's dtype
+    is expected); float32 is right, as are eager and tf.function. Read in a child process (the garbage
+    comes from memory XLA should not read). tfimpl.resize resizes in float32, which is right everywhere."""
+    outcome = probe("""
+        rng = np.random.default_rng(0)
+        x, dy = rng.uniform(0, 1, (2, 3, 1)), rng.uniform(-1, 1, (3, 7, 1))
+        def grad(dtype, jit):
+            def g(a, b):
+                with tf.GradientTape() as tape:
+                    tape.watch(a)
+                    y = tf.image.resize(a, (3, 7))
+                return tape.gradient(y, a, output_gradients=tf.cast(b, y.dtype))
+            return tf.function(g, jit_compile=jit)(tf.constant(x, dtype), tf.constant(dy, dtype)).numpy().astype(float)
+        def verdict(d):
+            return "right" if np.allclose(grad(d, True), grad(d, False), rtol=0.02, atol=0.02) else "wrong"
+        print(" ".join(f"{d}:{verdict(d)}" for d in ("float16", "bfloat16", "float32", "float64")))
+    """)
+    assert outcome == "float16:wrong bfloat16:wrong float32:right float64:wrong", outcome.detail
+
+
+def test_nearest_gradient_adds_dy_into_the_copied_pixel_and_has_no_xla_kernel():
+    """Each input pixel collects the dy of every output that copied it (ResizeNearestNeighborGrad,
+    summed in the image's dtype), eagerly, in tf.function and in a Session, for every dtype; XLA has
+    no kernel for it, so the catalog's nearest entry checks values only."""
+    nearest = next(c for c in all_concepts() if c.name == "resize_nearest")
+    nearest = nearest.replace(ref_vjp=R.resize_vjp, tf_vjp=T.resize_vjp,
+                              grad_tol=CI.modelled(CI.nearest_vjp_error, "the dy of each copy, summed in the dtype"))
+    rng = np.random.default_rng(2)
+    sample = Sample((rng.uniform(0, 1, (2, 3, 5, 2)),), {"size": (5, 8), "method": "nearest"}, "two-images")
+    dy = rng.uniform(-1, 1, (2, 5, 8, 2))
+    for dtype in DTYPES:
+        for mode in ("eager", "function", "graph"):
+            H.check_gradient(nearest, sample, dy, dtype, mode)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="ResizeNearestNeighborGrad"):
+        H.check_gradient(nearest, sample, dy, "float32", "xla")
+
+
+def test_xla_standardization_gradient_is_nan_on_a_uniform_image():
+    """A uniform image sits below the floor (std 0 < 1 / sqrt(N)), so std gets no gradient and dx is
+    (dy - mean(dy)) * sqrt(N), which eager and tf.function return; XLA returns NaN (sqrt's gradient
+    0 * 0.5 / sqrt(0)). The catalog's samples give uniform images a small ramp."""
+    uniform = np.full((2, 2, 1), 0.25, np.float32)
+    dy = np.array([[[0.5], [-1.0]], [[0.25], [1.0]]], np.float32)
+    expected = (dy - dy.mean()) * 2.0
+    np.testing.assert_allclose(T.per_image_standardization_vjp(uniform, dy).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(R.per_image_standardization_vjp(uniform, dy), expected, rtol=1e-6)
+    xla = tf.function(T.per_image_standardization_vjp, jit_compile=True)(uniform, dy).numpy()
+    assert np.isnan(xla).all(), xla
+
+
+def test_a_float_conversion_passes_the_gradient_straight_through_rounded_to_the_narrower_dtype():
+    """Rounding to float16 is piecewise constant, yet TF's Cast gradient hands dy back cast to the
+    source dtype: float32 -> float16 returns dy rounded to float16 (the straight-through convention
+    reference.convert_image_dtype_vjp writes as dy); into uint8 there is no gradient: zeros."""
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 1, (2, 3, 3)).astype(np.float32)
+    dy = rng.uniform(-1, 1, (2, 3, 3)).astype(np.float32)
+    g = T.convert_image_dtype_vjp(x, dy.astype(np.float16), "float16").numpy()
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g, dy.astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(R.convert_image_dtype_vjp(x, dy, "float16"), dy)
+    np.testing.assert_array_equal(T.convert_image_dtype_vjp(x, np.ones((2, 3, 3), np.uint8), "uint8").numpy(), 0.0)
+    np.testing.assert_array_equal(R.convert_image_dtype_vjp(x, np.ones((2, 3, 3), np.uint8), "uint8"), 0.0)
+
+
+# --- contrast, standardisation, crop ----------------------------------------------------------
+
+@pytest.mark.claim("ch7.2", "tf.image.adjust_contrast(image, factor) scales each pixel's distance from the mean "
+                            "by the factor")
+def test_contrast_takes_the_mean_per_image_and_per_channel_over_height_and_width():
+    """Two images whose channels have different means: each channel of each image is stretched
+    about its own mean, not the batch's or the pixel's; a global mean would be off by 0.3 here."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, (2, 3, 4, 3)) * np.array([0.2, 0.5, 1.0]) + np.array([[[[0.0]]], [[[0.4]]]])
+    x32 = x.astype(np.float32)
+    tf_out = T.adjust_contrast(x32, 2.0).numpy()
+    ref = R.adjust_contrast(x32.astype(np.float64), 2.0)
+    # the mean over 12 pixels (a tree sum, times float32(1 / 12)) then m + 2 (x - m): < 8 eps32 of 1.5
+    assert_within(tf_out, ref, 12 * EPS32, "adjust_contrast against the per-image, per-channel reference")
+    per_channel = x32.mean(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(tf_out.mean(axis=(1, 2), keepdims=True), per_channel, atol=1e-6,
+                               err_msg="each channel's mean is left where it was")
+    global_mean = x32.mean()
+    assert np.abs((x32 - global_mean) * 2 + global_mean - tf_out).max() > 0.3
+
+
+@pytest.mark.claim("ch7.2", "tf.image.per_image_standardization gives the image mean 0 and variance 1",
+                   verdict="corrected",
+                   correction="it divides by max(std, 1 / sqrt(N)), N = H * W * C: a nearly uniform image "
+                              "(std below 1 / sqrt(N)) is scaled by sqrt(N) and keeps a variance below 1; "
+                              "a uniform one becomes (about) 0, not NaN")
+def test_standardization_divides_by_the_std_floored_at_one_over_sqrt_n():
+    rng = np.random.default_rng(5)
+    n = 4 * 5 * 3
+    varied = rng.uniform(0, 1, (4, 5, 3)).astype(np.float32)
+    flat = (0.5 + 1e-3 * rng.uniform(-1, 1, (4, 5, 3))).astype(np.float32)
+    uniform, seventy = np.full((4, 5, 3), 0.5, np.float32), np.full((4, 5, 3), 0.7, np.float32)
+    y = T.per_image_standardization(np.stack([varied, flat, uniform, seventy])).numpy()
+    assert_within(y.mean(axis=(1, 2, 3)), 0.0, 1e-6, "every image's mean")
+    assert_within(y[0].var(), 1.0, 1e-5, "a varied image's variance")
+    # the nearly uniform image: std ~ 6e-4 < 1 / sqrt(60) = 0.13, so y = (x - m) * sqrt(60)
+    assert flat.std() < 1 / np.sqrt(n)
+    assert_within(y[1], (flat - flat.mean()) * np.sqrt(n), 1e-5, "a nearly uniform image, scaled by sqrt(N)")
+    assert y[1].var() < 1e-3
+    np.testing.assert_array_equal(y[2], 0.0)  # 0.5 * 60 sums exactly: x - mean is 0
+    # 0.7 does not: the float32 mean is off by its tree sum's rounding, <= 0.5 eps32 * 0.7 a level over
+    # log2(60) + 1 levels, and that difference is multiplied by sqrt(60)
+    assert_within(y[3], 0.0, 0.5 * 7 * EPS32 * 0.7 * np.sqrt(n), "a uniform 0.7 image")
+    # the gradient of the uniform image is finite too: below the floor s is a constant
+    dy = rng.uniform(-1, 1, (4, 5, 3)).astype(np.float32)
+    g = T.per_image_standardization_vjp(uniform, dy).numpy()
+    assert_within(g, R.per_image_standardization_vjp(uniform.astype(np.float64), dy.astype(np.float64)),
+                  64 * EPS32 * np.sqrt(n), "the gradient at a uniform image, (dy - mean(dy)) * sqrt(N)")
+
+
+@pytest.mark.claim("ch7.2", "tf.image.central_crop(image, 0.5) keeps the central 50% of the image",
+                   verdict="corrected",
+                   correction="along each axis of n pixels it keeps n - 2 * int((n - n * f) / 2): at least "
+                              "f * n and up to 2 more (5 rows at 0.5 keep 3, not 2.5 or 2), centred")
+def test_central_crop_keeps_n_minus_twice_the_truncated_margin():
+    kept = {}
+    for n in range(1, 12):
+        for f in (0.1, 0.25, 0.5, 0.75, 0.9):
+            image = np.arange(n * n, dtype=np.float32).reshape(n, n, 1)
+            out = T.central_crop(image, f).numpy()
+            np.testing.assert_array_equal(out, R.central_crop(image, f))
+            kept[n, f] = out.shape[0]
+            assert f * n <= out.shape[0] <= f * n + 2, (n, f, out.shape)
+            assert (n - out.shape[0]) % 2 == 0, "the crop is centred: equal margins"
+    assert kept[5, 0.5] == 3 and kept[4, 0.5] == 2 and kept[10, 0.25] == 4 and kept[1, 0.1] == 1
+
+
+# --- conversions: float <-> uint8 ---------------------------------------------------------------
+
+def truncated_float32(x, saturate):
+    """float32 -> uint8 as convert_image_dtype's arithmetic does it, computed here with NumPy's
+    float32: x * 255.5 rounded to float32, clipped to [0, 255] if saturate, cast (truncation toward
+    zero; out of range wraps modulo 256)."""
+    scaled = (x.astype(np.float32) * np.float32(255.5)).astype(np.float64)
+    scaled = np.clip(scaled, 0, 255) if saturate else scaled
+    return np.mod(np.trunc(scaled), 256).astype(np.uint8)
+
+
+def test_float_to_uint8_truncates_x_times_255_5_and_saturates_only_when_asked():
+    """Not round(255 x): floor(255.5 x) rounds up only in the top half of each step (0.5 -> 127, where
+    rounding gives 128; 0.6 / 255 -> 0, where it gives 1), yet every k / 255 comes back as k, exactly. Out of range,
+    saturate=True clips (1.2 -> 255, -0.1 -> 0); the default wraps modulo 256 (1.2 -> 50, -0.1 -> 231).
+    bfloat16 cannot hold 255.5 (it rounds to 256), so a white bfloat16 pixel becomes 0 without saturate."""
+    k = np.arange(256)
+    grid = np.concatenate([k / 255, k / 255 + 0.4 / 255, k / 255 - 0.4 / 255, [0.5, 0.6 / 255, 1.2, -0.1, 1.003]])
+    x = grid.astype(np.float32)
+    for saturate in (False, True):
+        tf_u8 = T.convert_image_dtype(x, "uint8", saturate=saturate).numpy()
+        np.testing.assert_array_equal(tf_u8, truncated_float32(x, saturate), err_msg=f"saturate={saturate}")
+        np.testing.assert_array_equal(R.convert_image_dtype(x, "uint8", saturate=saturate), tf_u8)
+    np.testing.assert_array_equal(T.convert_image_dtype((k / 255).astype(np.float32), "uint8").numpy(), k)
+    u8 = T.convert_image_dtype(np.float32([0.5, 0.6 / 255, 1.2, -0.1]), "uint8").numpy()
+    assert u8.tolist() == [127, 0, 50, 231], u8
+    assert T.convert_image_dtype(np.float32([1.2, -0.1]), "uint8", saturate=True).numpy().tolist() == [255, 0]
+    white = tf.constant([1.0, 0.5], tf.bfloat16)
+    assert T.convert_image_dtype(white, "uint8").numpy().tolist() == [0, 128]
+    assert T.convert_image_dtype(white, "uint8", saturate=True).numpy().tolist() == [255, 128]
+    assert R.convert_image_dtype(white.numpy(), "uint8").tolist() == [0, 128]
+
+
+def test_float64_to_float16_rounds_twice_through_float32_in_every_mode():
+    """1 + 2^-11 + 2^-40 lies just above the tie between the float16 neighbours 1 and 1 + 2^-10, so
+    rounding it once (NumPy, the reference) gives 1 + 2^-10; TensorFlow casts float64 to float16
+    through float32, which drops the 2^-40, and the exact tie then rounds to even: 1. The same eagerly,
+    in tf.function, under XLA and in a Session; a float32 image converts exactly as NumPy does."""
+    x = np.array([1 + 2.0 ** -11 + 2.0 ** -40, 1 + 2.0 ** -11 - 2.0 ** -40, 1 + 3 * 2.0 ** -11])
+    once = R.convert_image_dtype(x, "float16")
+    assert once.tolist() == [1 + 2.0 ** -10, 1.0, 1 + 2 * 2.0 ** -10]
+    for mode in ("eager", "function", "xla", "graph"):
+        twice = H.run(lambda image: T.convert_image_dtype(image, "float16"), Sample((x,)), mode)
+        assert twice.tolist() == [1.0, 1.0, 1 + 2 * 2.0 ** -10], (mode, twice)
+        np.testing.assert_array_equal(twice, x.astype(np.float32).astype(np.float16))
+    x32 = np.random.default_rng(6).uniform(0, 2, 1000).astype(np.float32)
+    np.testing.assert_array_equal(T.convert_image_dtype(x32, "float16").numpy(), x32.astype(np.float16))
+
+
+def test_uint8_to_float32_multiplies_by_float32_one_over_255_one_ulp_from_k_over_255():
+    """k * float32(1 / 255), two roundings: 126 of the 256 values are one ulp from the correctly
+    rounded k / 255 (the reference's), none further, 255 gives exactly 1.0, and converting back
+    returns every k."""
+    k = np.arange(256, dtype=np.uint8)
+    f = T.convert_image_dtype(k, "float32").numpy()
+    np.testing.assert_array_equal(f, k.astype(np.float32) * np.float32(1 / 255))
+    ref = R.convert_image_dtype(k, "float32")
+    ulps = np.abs(f.view(np.int32) - ref.view(np.int32))
+    assert ulps.max() == 1 and int((ulps == 1).sum()) == 126 and f[255] == 1.0, (ulps.max(), (ulps == 1).sum())
+    np.testing.assert_array_equal(T.convert_image_dtype(f, "uint8").numpy(), k)
+
+
+@pytest.mark.claim("ch7.2", "image APIs take integer or float images; an integer image is converted to float "
+                            "inside and back to integers after, and repeated conversions lose precision, so "
+                            "convert to float before processing")
+def test_uint8_adjustments_round_trip_through_float_and_lose_what_falls_between_levels():
+    """Brightening a uint8 image by 0.6 / 255 and darkening it back returns a darker image (each step
+    truncates (k + d) * 255.5 / 255 to a level: k + 0.6 stays k below level 203, then k - 0.6 drops
+    to k - 1), where the float image comes back to within rounding; a delta of whole levels m / 255
+    adds exactly m, saturating at 0 and 255, on both sides."""
+    image = uint8_image(6, 7)
+    there_and_back = T.adjust_brightness(T.adjust_brightness(image, 0.6 / 255), -0.6 / 255).numpy()
+    assert there_and_back.dtype == np.uint8
+    lost = image.astype(int) - there_and_back
+    assert lost.min() >= 0 and lost.max() == 1 and np.array_equal(lost == 1, image < 203), "one level lost below 203"
+    f = T.convert_image_dtype(image, "float32")
+    f_back = T.adjust_brightness(T.adjust_brightness(f, 0.6 / 255), -0.6 / 255).numpy()
+    assert_within(f_back, f.numpy(), 2 * EPS32, "the float image there and back")
+    for m in (10, -10, 200, -200):
+        expected = np.clip(image.astype(int) + m, 0, 255).astype(np.uint8)
+        np.testing.assert_array_equal(T.adjust_brightness(image, m / 255).numpy(), expected, err_msg=f"m = {m}")
+        np.testing.assert_array_equal(R.adjust_brightness(image, m / 255), expected, err_msg=f"reference, m = {m}")
+
+
+@pytest.mark.claim("ch7.2", "colour adjustments can take pixel values outside 0.0-1.0, so clip them with "
+                            "tf.clip_by_value before output")
+def test_float_adjustments_leave_0_1_and_uint8_ones_saturate_inside_the_op():
+    f = smooth_image(5, 6)
+    brighter = T.adjust_brightness(f.astype(np.float32), 0.5).numpy()
+    contrasted = T.adjust_contrast(f.astype(np.float32), 3.0).numpy()
+    assert brighter.max() > 1.0 and contrasted.min() < 0.0
+    clipped = tf.clip_by_value(brighter, 0.0, 1.0).numpy()
+    assert clipped.max() == 1.0
+    u8 = uint8_image(5, 6)
+    assert T.adjust_brightness(u8, 0.5).numpy().max() == 255
+    u8_contrast = T.adjust_contrast(u8, 3.0).numpy()
+    assert u8_contrast.min() == 0 and u8_contrast.max() == 255, "saturated at both ends, not wrapped"
+    # TF's float32 mean and arithmetic against the float64 reference: a truncation can cross a level
+    assert np.abs(u8_contrast.astype(int) - R.adjust_contrast(u8, 3.0).astype(int)).max() <= 1
+
+
+def test_uint8_images_flip_exactly_resize_to_float32_and_standardize_their_raw_values():
+    image = uint8_image(5, 6)
+    flipped = T.flip_left_right(image).numpy()
+    assert flipped.dtype == np.uint8
+    np.testing.assert_array_equal(flipped, image[:, ::-1])
+    resized = T.resize(image, (3, 4)).numpy()
+    assert resized.dtype == np.float32 and resized.max() > 1.0, "bilinear resize of uint8 gives float32 on 0..255"
+    # the float32 lerps on values up to 255: 4 ulps of 255 plus the positions' error
+    assert_within(resized, R.resize(image, (3, 4)), 8 * 255 * EPS32, "uint8 bilinear resize")
+    nearest = T.resize(image, (3, 4), method="nearest").numpy()
+    assert nearest.dtype == np.uint8
+    np.testing.assert_array_equal(nearest, R.resize(image, (3, 4), method="nearest"))
+    std = T.per_image_standardization(image).numpy()
+    assert std.dtype == np.float32
+    assert_within(std, R.per_image_standardization(image), 1e-5, "standardised uint8, values taken as 0..255")
+    gray = T.rgb_to_grayscale(image).numpy()
+    assert gray.dtype == np.uint8 and np.abs(gray.astype(int) - R.rgb_to_grayscale(image).astype(int)).max() <= 1
+
+
+def test_float64_images_are_processed_in_float32():
+    """Grayscale, brightness, contrast, standardisation and bilinear resize convert a float64 image to
+    float32 (image_ops_impl.py; ResizeBilinear reads any dtype as float): the float64 result holds
+    float32 numbers only, off the float64 reference by float32's rounding. Flip, crop and nearest
+    move float64 values untouched."""
+    x = smooth_image(5, 6, seed=2)
+    computed = {"rgb_to_grayscale": (T.rgb_to_grayscale, R.rgb_to_grayscale, {}),
+                "adjust_brightness": (T.adjust_brightness, R.adjust_brightness, {"delta": 0.1}),
+                "adjust_contrast": (T.adjust_contrast, R.adjust_contrast, {"contrast_factor": 1.5}),
+                "per_image_standardization": (T.per_image_standardization, R.per_image_standardization, {}),
+                "resize": (T.resize, R.resize, {"size": (4, 9)})}
+    for name, (tf_fn, ref_fn, kwargs) in computed.items():
+        out = tf_fn(x, **kwargs).numpy()
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out, out.astype(np.float32).astype(np.float64),
+                                      err_msg=f"{name}: a float64 result that is not a float32 number")
+        err = np.abs(out - ref_fn(x, **kwargs)).max()
+        assert 1e3 * eps("float64") < err < 20 * EPS32, f"{name}: {err:.3g} off the float64 reference"
+    for tf_fn, kwargs in ((T.flip_left_right, {}), (T.central_crop, {"central_fraction": 0.5}),
+                          (lambda im, **k: T.resize(im, (4, 9), method="nearest"), {})):
+        out = tf_fn(x, **kwargs).numpy()
+        assert not np.array_equal(out, out.astype(np.float32).astype(np.float64))
+
+
+def test_adjust_contrast_has_no_float16_cpu_kernel_and_no_gradient():
+    """TF's wrapper hands float16 to AdjustContrastv2, whose CPU kernel is float32 only (NotFoundError
+    eagerly, on both kernel paths; XLA compiles its own); tfimpl casts around it. The op has no
+    registered gradient: GradientTape raises LookupError, so the catalog entry has no vjp."""
+    x16 = np.full((2, 2, 1), 0.5, np.float16)
+    with pytest.raises(tf.errors.NotFoundError, match="AdjustContrastv2"):
+        tf.image.adjust_contrast(x16, 1.5)
+    assert tf.function(lambda t: tf.image.adjust_contrast(t, 1.5), jit_compile=True)(x16).dtype == tf.float16
+    assert T.adjust_contrast(x16, 1.5).dtype == tf.float16
+    x = tf.constant(np.random.default_rng(0).uniform(0, 1, (2, 2, 3)), tf.float32)
+    with pytest.raises(LookupError, match="AdjustContrastv2"):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.image.adjust_contrast(x, 2.0)
+        tape.gradient(y, x)
+
+
+# --- random ops: seeds, stateless ops, the book's chain ---------------------------------------
+
+def split(seed, k):
+    """seeds[k] of tfimpl.image.sample_distortions's split."""
+    return tf.random.experimental.stateless_split(tf.constant(seed, tf.int64), num=8)[k]
+
+
+def test_stateless_flip_repeats_and_the_reference_reproduces_it_from_the_decision_read_back():
+    """tf.image.stateless_random_flip_left_right(image, seed) gives the same image for the same seed,
+    flips iff stateless_uniform(seed) < 0.5 (sample_distortions reads that decision back), and the
+    reference's flip reproduces it. A batch decides the other way: NHWC flips iff round(u) = 1, u > 0.5,
+    so one image flips for a seed where the same image as a batch of one does not."""
+    image = smooth_image(3, 4).astype(np.float32)
+    for s in range(12):
+        seed = split((s, 3), 2)
+        first = tf.image.stateless_random_flip_left_right(image, seed).numpy()
+        np.testing.assert_array_equal(tf.image.stateless_random_flip_left_right(image, seed).numpy(), first)
+        decision = bool(tf.random.stateless_uniform([], seed) < 0.5)
+        if s < 3:
+            assert T.sample_distortions(image.shape, (s, 3))["flip"] == decision
+        np.testing.assert_array_equal(first, R.flip_left_right(image) if decision else image)
+        batched = tf.image.stateless_random_flip_left_right(image[None], seed).numpy()[0]
+        np.testing.assert_array_equal(batched, image if decision else R.flip_left_right(image))
+
+
+@pytest.mark.claim("ch7.2", "tf.image.random_flip_left_right(image) flips the image with probability 1/2")
+def test_random_flip_flips_half_the_time():
+    """Over 200 seeds the stateless flip fires 100 +- 28 times (4 binomial standard deviations)."""
+    image = tf.constant([[[0.0], [1.0]]])
+    fired = sum(int(tf.image.stateless_random_flip_left_right(image, (s, 0))[0, 0, 0]) for s in range(200))
+    assert 72 <= fired <= 128, fired
+
+
+def test_stateless_colour_ops_are_adjust_ops_with_a_stateless_uniform_factor():
+    """stateless_random_brightness / _contrast / _saturation / _hue(image, ..., seed) equal adjust_*
+    with the factor stateless_uniform([], seed, low, high) draws, bitwise; the brightness delta read
+    back from a zero pixel is that draw; the reference's adjust_brightness with it is TF's image bitwise
+    (one correctly rounded float32 addition on each side)."""
+    image = smooth_image(4, 5).astype(np.float32)
+    image[0, 0, 0] = 0.0
+    seed = split((9, 9), 4)
+    low, high = R.DISTORTION_RANGES["brightness"]
+    out = tf.image.stateless_random_brightness(image, high, seed).numpy()
+    delta = out[0, 0, 0]
+    assert delta == np.float32(tf.random.stateless_uniform([], seed, low, high))
+    assert delta == np.float32(T.sample_distortions(image.shape, (9, 9))["brightness"])
+    np.testing.assert_array_equal(out, tf.image.stateless_random_brightness(image, high, seed).numpy())
+    np.testing.assert_array_equal(out, R.adjust_brightness(image, delta))
+    for name, op, adjust in (("contrast", tf.image.stateless_random_contrast, T.adjust_contrast),
+                             ("saturation", tf.image.stateless_random_saturation, T.adjust_saturation)):
+        lo, hi = R.DISTORTION_RANGES[name]
+        factor = tf.random.stateless_uniform([], seed, lo, hi)
+        np.testing.assert_array_equal(op(image, lo, hi, seed).numpy(), adjust(image, factor).numpy(), err_msg=name)
+    hue = tf.random.stateless_uniform([], seed, -0.2, 0.2)
+    np.testing.assert_array_equal(tf.image.stateless_random_hue(image, 0.2, seed).numpy(),
+                                  T.adjust_hue(image, hue).numpy())
+
+
+def test_seeded_tf1_random_ops_repeat_in_a_fresh_graph_and_tf2_ones_after_set_seed():
+    """TF1: with a graph-level seed (tf.compat.v1.set_random_seed) and op seeds, random_flip_left_right
+    and random_brightness give the same image in two separate graphs and Sessions; TF2: after
+    tf.random.set_seed the same seeded op calls repeat."""
+    image = smooth_image(4, 5).astype(np.float32)
+
+    def tf1_run():
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.compat.v1.set_random_seed(1)
+            out = tf.image.random_brightness(tf.image.random_flip_left_right(image, seed=2), 32 / 255, seed=3)
+            with tf.compat.v1.Session(graph=graph) as sess:
+                return sess.run(out)
+    np.testing.assert_array_equal(tf1_run(), tf1_run())
+
+    def tf2_run():
+        tf.random.set_seed(5)
+        return tf.image.random_brightness(image, 32 / 255, seed=3).numpy()
+    first = tf2_run()
+    np.testing.assert_array_equal(tf2_run(), first)
+    assert not np.array_equal(first, image)
+
+
+CHAIN_BOUND = 128 * EPS32
+"""TF's float32 chain against the float64 reference, absolutely (values within [-0.2, 1.2]), step by
+step in eps32: the uint8 conversion 0.5; resizing to 16 x 16 keeps the float32 positions exact (in / 16
+is a float32), so the resize costs its 4 ulps; brightness 0.5: e = 5. Saturation and hue are each an
+RGB -> HSV -> RGB round trip of about 15 float32 ops (0.5 ulp each; h's relative error reaches the
+output times 6 c <= 6), about 15, after carrying the error before them with a slope of at most 2:
+e = 2 * 5 + 15 = 25, then 2 * 25 + 15 = 65; contrast's mean over 768 values (5.5) and 3 ops (1.5),
+after a slope of at most 1.5: 1.5 * 65 + 7 = 105 <= 128. Measured: 2.4."""
+
+
+@pytest.mark.claim("ch7.2", "preprocess_for_train crops a random box, resizes it, flips it at random and "
+                            "distorts its colours in a random order, so each epoch sees a different image")
+def test_seeded_preprocessing_chain_repeats_and_the_numpy_twin_reproduces_it():
+    """Decode a PNG made here (exact), draw the distortions from a seed pair, run the chain twice:
+    bitwise the same image; the NumPy twin given the same choices gives it within CHAIN_BOUND, for
+    the drawn choices and for both colour orderings, both resize methods and both flips; another seed
+    gives another image."""
+    png = tf.io.encode_png(uint8_image(24, 32, seed=1))
+    decoded = tf.io.decode_png(png, channels=3)
+    np.testing.assert_array_equal(decoded.numpy(), uint8_image(24, 32, seed=1))
+    bbox = [[[0.1, 0.1, 0.9, 0.8]]]
+    outputs = {}
+    for seed in ((7, 11), (1, 2)):
+        d = T.sample_distortions(decoded.shape, seed, bbox)
+        assert d == T.sample_distortions(decoded.shape, seed, bbox), "the same seed draws the same choices"
+        first = T.preprocess_for_train(decoded, 16, 16, d).numpy()
+        np.testing.assert_array_equal(T.preprocess_for_train(decoded, 16, 16, d).numpy(), first)
+        assert first.shape == (16, 16, 3) and first.min() >= 0.0 and first.max() <= 1.0
+        outputs[seed] = first
+        variants = [dict(d, color_ordering=o, method=m, flip=f) for o in (0, 1) for m in ("bilinear", "nearest")
+                    for f in (False, True)] if seed == (7, 11) else [d]
+        for v in variants:
+            tf_image = first if v == d else T.preprocess_for_train(decoded, 16, 16, v).numpy()
+            assert_within(tf_image, R.preprocess_for_train(decoded.numpy(), 16, 16, v), CHAIN_BOUND,
+                          f"the chain with {v}")
+    assert np.abs(outputs[(7, 11)] - outputs[(1, 2)]).max() > 0.05
+
+
+def test_numpy_draws_the_same_kinds_of_choices_from_its_own_stream():
+    """reference.sample_distortions draws from NumPy's generator: the same seed repeats, the choices
+    lie where TF's do (a box inside the image, the book's ranges), the stream is NumPy's, not TF's."""
+    shape = (24, 32, 3)
+    for seed in range(20):
+        d = R.sample_distortions(shape, seed)
+        assert d == R.sample_distortions(shape, seed)
+        (top, left), (h, w) = d["begin"], d["size"]
+        assert 0 <= top and top + h <= 24 and 0 <= left and left + w <= 32 and h >= 1 and w >= 1
+        for name, (lo, hi) in R.DISTORTION_RANGES.items():
+            assert lo <= d[name] <= hi, (name, d[name])
+        t = T.sample_distortions(shape, (seed, 0))
+        assert set(t) == set(d) and all(lo <= t[n] <= hi for n, (lo, hi) in R.DISTORTION_RANGES.items())
