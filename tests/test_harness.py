@@ -237,6 +237,7 @@ AXIS_CONCEPTS = ("softmax", "log_softmax", "softmax_cross_entropy_with_logits")
 NOT_APPLICABLE = {
     ("dense", "rank > 2"): "x, w are matrices and b a vector by definition",
     ("mlp_forward", "rank > 2"): "x, w are matrices and b a vector by definition",
+    ("lstm_cell", "rank > 2"): "one step: x_t, h, c and the weights are matrices and the bias a vector by definition",
     ("clipped_cross_entropy", "a magnitude above 1"): "labels lie in [0, 1]; predictions above 1 are drawn "
                                                       "(1.1) but the first argument is the labels",
     ("exponential_decay", "several elements"): "the learning rate is a scalar; the steps vector is integer",

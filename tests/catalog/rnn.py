@@ -1,0 +1,461 @@
+"""Catalog entries: the simple RNN, the LSTM cell and the LSTM (reference/rnn.py, tfimpl/rnn.py).
+
+The entries pass h0 (and c0) explicitly, so the gradient covers the initial state too;
+h0=None (zeros) has named tests in tests/test_rnn_bptt.py. Functions with several outputs
+get a tuple dy, one array per output (tests/harness.py feeds each as a tensor).
+
+The error models below run a first-order bound (Higham, ch. 3) through the recurrence, op
+for op in Keras's order: each matmul earns K/2 eps of its sum of |terms|, each add and
+product half an ulp, tanh and sigmoid carry their input's error times their largest slope
+nearby and add their own ulps (tests/catalog/_errors.py); any result (or matmul term) below
+the dtype's smallest normal number may be flushed to zero, which costs its whole size. A state's error is carried into
+the next step through |R| and contracted by tanh' (and, in the LSTM, by f and o), so the
+bound grows with the number of steps only as far as the recurrence lets it. The backward
+models run the same bounds through backprop through time, with TF's TanhGrad / SigmoidGrad
+working from the rounded forward outputs and the weight gradients summed over the steps.
+"""
+import re
+
+import numpy as np
+from hypothesis import strategies as st
+
+import reference.rnn as R
+import tfimpl.rnn as T
+from tests.catalog import DTYPES, XLA_ACCEPTS, Concept, ErrorCase, Sample, Tol, shape_pattern, traced_or_run
+from tests.catalog import _errors as E
+from tests.catalog import _strategies as S
+
+nan, inf = np.nan, np.inf
+
+
+# --- error models: (value, error bound in eps) pairs through the ops -----------------------
+
+TINY = {"float16": 2.0 ** -14, "bfloat16": 2.0 ** -126, "float32": 2.0 ** -126, "float64": 2.0 ** -1022}
+
+
+def _flushed(dtype, v):
+    """What flushing subnormal results to zero can cost, in eps: |v| wherever |v| is below the dtype's
+    smallest normal number (XLA and TF's graph kernels flush them; the reference keeps them)."""
+    v = np.abs(v)
+    return np.where(v < TINY[dtype], v, 0.0) / E.EPS[dtype]
+
+
+def _exact(a):
+    a = np.asarray(a, np.float64)
+    return a, np.zeros_like(a)
+
+
+def _mm(dtype, a, b):
+    """a @ b: both inputs' errors through the other's |values|, then the matmul's own roundings."""
+    (va, ea), (vb, eb) = a, b
+    v = va @ vb
+    products = np.abs(va)[..., :, None] * np.abs(vb)  # each term, which may flush on its own
+    return v, (ea @ np.abs(vb) + np.abs(va) @ eb + E.matmul_error(dtype, va, vb, v)
+               + _flushed(dtype, products).sum(axis=-2) + _flushed(dtype, v))
+
+
+def _add(dtype, a, b):
+    (va, ea), (vb, eb) = a, b
+    v = va + vb
+    return v, ea + eb + 0.5 * np.abs(v) + _flushed(dtype, v)
+
+
+def _mul(dtype, a, b):
+    (va, ea), (vb, eb) = a, b
+    v = va * vb
+    return v, ea * np.abs(vb) + np.abs(va) * eb + 0.5 * np.abs(v) + _flushed(dtype, v)
+
+
+def _max_slope(name, z, dz):
+    """max |f'| over [z - dz, z + dz] for tanh and sigmoid, from e = exp(-|z|) so that the tails keep
+    their size (1 - s for s = sigmoid(40) is 0 in float64; e / (1 + e)^2 is not):
+    sigmoid' = e / (1 + e)^2, tanh' = 4 e^2 / (1 + e^2)^2, both largest at 0."""
+    e = np.exp(-np.maximum(np.abs(z) - dz, 0.0))
+    return e / (1 + e) ** 2 if name == "sigmoid" else 4 * e * e / (1 + e * e) ** 2
+
+
+def _act(dtype, name, z):
+    """tanh or sigmoid of z: z's error times the largest slope within it, plus the function's own
+    ulps. A saturated input (|z| = inf) gives an exact 0, 1 or -1: nothing is carried."""
+    vz, ez = z
+    slope = _max_slope(name, vz, ez * E.EPS[dtype])
+    carried = np.where(slope > 0, slope * ez, 0.0)
+    f = E._act(name, vz)
+    return f, carried + (E.ACT_ULPS[name] + (0.5 if dtype in E.LOW else 0.0)) * np.abs(f) + _flushed(dtype, f)
+
+
+def _act_grad(dtype, name, y, g):
+    """TF's TanhGrad g (1 - y^2) and SigmoidGrad g y (1 - y), from the rounded output y: the slope
+    carries y's error, the slope and the product round (tests/catalog/_errors.py, _layer_backward)."""
+    (vy, ey), (vg, eg) = y, g
+    if name == "tanh":
+        slope = 1 - vy * vy
+        err = np.abs(vg) * (2 * np.abs(vy) * ey + 1.0)
+    else:
+        slope = vy * (1 - vy)
+        err = np.abs(vg) * (np.abs(1 - 2 * vy) * ey + 1.5 * slope)
+    return slope * vg, err + slope * eg + 0.5 * np.abs(slope * vg) + _flushed(dtype, slope * vg)
+
+
+def _sum0(dtype, a):
+    """The sum over the batch (the bias gradient of Keras's broadcast add): B/2 eps of sum |terms|."""
+    va, ea = a
+    return va.sum(axis=0), (ea.sum(axis=0) + 0.5 * va.shape[0] * np.abs(va).sum(axis=0)
+                            + _flushed(dtype, va.sum(axis=0)))
+
+
+def _acc(dtype, total, a):
+    """Accumulate a weight gradient over the steps: each addition rounds once."""
+    return a if total is None else _add(dtype, total, a)
+
+
+def _t(a):
+    return a[0].T, a[1].T
+
+
+def _cols(a, k, n=4):
+    """The k-th of n gate blocks of columns."""
+    size = a[0].shape[-1] // n
+    return a[0][..., k * size:(k + 1) * size], a[1][..., k * size:(k + 1) * size]
+
+
+def _concat(parts):
+    return np.concatenate([p[0] for p in parts], axis=-1), np.concatenate([p[1] for p in parts], axis=-1)
+
+
+def _reference_too(dtype, errors):
+    """In float64 the reference rounds as often as TF does: its own error counts as much again."""
+    return tuple(2 * e if dtype == "float64" else e for e in errors)
+
+
+def _finite(errors):
+    return tuple(np.where(np.isnan(e), 0.0, e) for e in errors)
+
+
+def _simple_rnn_states(dtype, x, kernel, recurrent_kernel, bias, h0):
+    """h_0..h_T with their bounds, in SimpleRNNCell's order: tanh((x_t K + b) + h_{t-1} R)."""
+    hs = [_exact(h0)]
+    for t in range(x.shape[1]):
+        xkb = _add(dtype, _mm(dtype, _exact(x[:, t]), _exact(kernel)), _exact(bias))
+        hs.append(_act(dtype, "tanh", _add(dtype, xkb, _mm(dtype, hs[-1], _exact(recurrent_kernel)))))
+    return hs
+
+
+def simple_rnn_error(dtype, x, kernel, recurrent_kernel, bias, h0):
+    hs = _simple_rnn_states(dtype, x, kernel, recurrent_kernel, bias, h0)
+    outputs = np.stack([h[1] for h in hs[1:]], axis=1)
+    return _reference_too(dtype, (outputs, hs[-1][1]))
+
+
+def simple_rnn_vjp_error(dtype, x, kernel, recurrent_kernel, bias, h0, dy):
+    """Backprop through time with bounds: g = dh_t (from the output and from step t + 1, added),
+    da = TanhGrad(h_t, g), dx_t = da K^T, dK += x_t^T da, dR += h_{t-1}^T da (h_{t-1} carrying its
+    forward error), db += sum da, and g = da R^T for the step before."""
+    d_outputs, d_h = (np.asarray(d, np.float64) for d in dy)
+    hs = _simple_rnn_states(dtype, x, kernel, recurrent_kernel, bias, h0)
+    g, dx, dk, dr, db = _exact(d_h), np.zeros_like(x), None, None, None
+    for t in reversed(range(x.shape[1])):
+        g = _add(dtype, g, _exact(d_outputs[:, t]))
+        da = _act_grad(dtype, "tanh", hs[t + 1], g)
+        dx[:, t] = _mm(dtype, da, _exact(kernel.T))[1]
+        dk = _acc(dtype, dk, _mm(dtype, _exact(x[:, t].T), da))
+        dr = _acc(dtype, dr, _mm(dtype, _t(hs[t]), da))
+        db = _acc(dtype, db, _sum0(dtype, da))
+        g = _mm(dtype, da, _exact(recurrent_kernel.T))
+    return _finite(_reference_too(dtype, (dx, dk[1], dr[1], db[1], g[1])))
+
+
+def _lstm_step(dtype, x_t, h, c, kernel, recurrent_kernel, bias):
+    """One LSTMCell step with bounds, in Keras's order: z = (x_t K + h R) + b; the gates; c' = f c + i g;
+    h' = o tanh(c'). ``h`` and ``c`` are (value, error) pairs."""
+    z = _add(dtype, _add(dtype, _mm(dtype, _exact(x_t), _exact(kernel)), _mm(dtype, h, _exact(recurrent_kernel))),
+             _exact(bias))
+    i, f, g, o = (_act(dtype, name, _cols(z, k)) for k, name in enumerate(("sigmoid", "sigmoid", "tanh", "sigmoid")))
+    c_new = _add(dtype, _mul(dtype, f, c), _mul(dtype, i, g))
+    tc = _act(dtype, "tanh", c_new)
+    return {"h_in": h, "c_in": c, "i": i, "f": f, "g": g, "o": o, "c": c_new, "tc": tc, "h": _mul(dtype, o, tc)}
+
+
+def _lstm_step_back(dtype, x_t, kernel, recurrent_kernel, s, dh, dc):
+    """One step of TF's LSTM backward pass with bounds, from (dh', dc') with their bounds."""
+    do, dtc = _mul(dtype, dh, s["tc"]), _mul(dtype, dh, s["o"])
+    dc_total = _add(dtype, dc, _act_grad(dtype, "tanh", s["tc"], dtc))
+    df, dc_prev = _mul(dtype, dc_total, s["c_in"]), _mul(dtype, dc_total, s["f"])
+    di, dg = _mul(dtype, dc_total, s["g"]), _mul(dtype, dc_total, s["i"])
+    dz = _concat([_act_grad(dtype, "sigmoid", s["i"], di), _act_grad(dtype, "sigmoid", s["f"], df),
+                  _act_grad(dtype, "tanh", s["g"], dg), _act_grad(dtype, "sigmoid", s["o"], do)])
+    return (_mm(dtype, dz, _exact(kernel.T)), _mm(dtype, dz, _exact(recurrent_kernel.T)), dc_prev,
+            _mm(dtype, _exact(x_t.T), dz), _mm(dtype, _t(s["h_in"]), dz), _sum0(dtype, dz))
+
+
+def lstm_cell_error(dtype, x_t, h, c, kernel, recurrent_kernel, bias):
+    s = _lstm_step(dtype, x_t, _exact(h), _exact(c), kernel, recurrent_kernel, bias)
+    return _reference_too(dtype, (s["h"][1], s["c"][1]))
+
+
+def lstm_cell_vjp_error(dtype, x_t, h, c, kernel, recurrent_kernel, bias, dy):
+    dh, dc = (_exact(d) for d in dy)
+    s = _lstm_step(dtype, x_t, _exact(h), _exact(c), kernel, recurrent_kernel, bias)
+    return _finite(_reference_too(dtype, tuple(g[1] for g in _lstm_step_back(dtype, x_t, kernel, recurrent_kernel,
+                                                                               s, dh, dc))))
+
+
+def _lstm_steps(dtype, x, kernel, recurrent_kernel, bias, h0, c0):
+    steps, h, c = [], _exact(h0), _exact(c0)
+    for t in range(x.shape[1]):
+        steps.append(_lstm_step(dtype, x[:, t], h, c, kernel, recurrent_kernel, bias))
+        h, c = steps[-1]["h"], steps[-1]["c"]
+    return steps
+
+
+def lstm_error(dtype, x, kernel, recurrent_kernel, bias, h0, c0):
+    steps = _lstm_steps(dtype, x, kernel, recurrent_kernel, bias, h0, c0)
+    return _reference_too(dtype, (np.stack([s["h"][1] for s in steps], axis=1), steps[-1]["h"][1],
+                                  steps[-1]["c"][1]))
+
+
+def lstm_vjp_error(dtype, x, kernel, recurrent_kernel, bias, h0, c0, dy):
+    """Backprop through time with bounds: at step t, dh = d_outputs[:, t] + the dh handed back by
+    step t + 1; one LSTM step backwards; the weight gradients summed over the steps."""
+    d_outputs, d_h, d_c = (np.asarray(d, np.float64) for d in dy)
+    steps = _lstm_steps(dtype, x, kernel, recurrent_kernel, bias, h0, c0)
+    dh, dc, dx, dk, dr, db = _exact(d_h), _exact(d_c), np.zeros_like(x), None, None, None
+    for t in reversed(range(x.shape[1])):
+        dh = _add(dtype, dh, _exact(d_outputs[:, t]))
+        dx_t, dh, dc, dk_t, dr_t, db_t = _lstm_step_back(dtype, x[:, t], kernel, recurrent_kernel, steps[t], dh, dc)
+        dx[:, t] = dx_t[1]
+        dk, dr, db = _acc(dtype, dk, dk_t), _acc(dtype, dr, dr_t), _acc(dtype, db, db_t)
+    return _finite(_reference_too(dtype, (dx, dk[1], dr[1], db[1], dh[1], dc[1])))
+
+
+def _tol(model, what):
+    return {d: Tol(1, what, model=model) for d in DTYPES}
+
+
+FORWARD_WHY = ("per element, step by step: each matmul K/2 eps of sum |terms|, each add and product 0.5 eps, "
+               "tanh / sigmoid their own ulps plus the slope times their input's error; a state's error carried "
+               "into the next step through |R| (x2 in float64: the reference rounds as often)")
+BACKWARD_WHY = ("backprop through time with the same bounds: TanhGrad / SigmoidGrad from the rounded forward outputs, "
+                "the gradient handed back through |R^T|, each step's weight gradients matmuls summed over the steps "
+                "(x2 in float64)")
+
+
+# --- samples and edges -------------------------------------------------------------------------
+
+SHAPE = (2, 3, 3, 2)
+"""(batch, time, features, units) of the drawn samples. XLA compiles a recurrent layer's
+loop and its gradient once per shape (about a second), so the draws share one shape and vary the
+values; the edges pin one step with a batch of one (where Keras's ops.add turns LSTMCell's z + h R
+into a BiasAdd), an empty batch, no features, 200 steps and saturation."""
+
+
+def sequence_samples(gates, states):
+    """x in [-2, 2], the weights and the initial states in [-1, 1]."""
+    b, t, f, u = SHAPE
+    return st.tuples(S.arrays((b, t, f), 2.0), S.arrays((f, gates * u), 1.0), S.arrays((u, gates * u), 1.0),
+                     S.arrays((gates * u,), 1.0), *[S.arrays((b, u), 1.0)] * states).map(Sample)
+
+
+def cell_samples():
+    """One LSTM step (SHAPE without its time): x_t in [-2, 2], h in [-1, 1], c in [-2, 2]."""
+    b, _, f, u = SHAPE
+    return st.tuples(S.arrays((b, f), 2.0), S.arrays((b, u), 1.0), S.arrays((b, u), 2.0),
+                     S.arrays((f, 4 * u), 1.0), S.arrays((u, 4 * u), 1.0), S.arrays((4 * u,), 1.0)).map(Sample)
+
+
+def _weights(rng, features, units, gates, norm=None):
+    """kernel, recurrent_kernel, bias; ``norm``: the recurrent kernel's gate blocks scaled to that spectral norm."""
+    kernel, recurrent, bias = (rng.uniform(-1, 1, s) for s in [(features, gates * units), (units, gates * units),
+                                                               (gates * units,)])
+    if norm is not None:
+        for k in range(gates):
+            block = recurrent[:, k * units:(k + 1) * units]
+            block *= norm / np.linalg.norm(block, 2)
+    return kernel, recurrent, bias
+
+
+def sequence_edges(gates, seed):
+    """Edges of a sequence entry: args (x, kernel, recurrent_kernel, bias, h0[, c0])."""
+    rng = np.random.default_rng(seed)
+    states = 1 if gates == 1 else 2
+
+    def sample(x, weights, id_, scale=1.0):
+        b, u = x.shape[0], weights[1].shape[0]
+        return Sample((x, *weights, *[rng.uniform(-scale, scale, (b, u)) for _ in range(states)]), id=id_)
+    w = _weights(rng, 3, 2, gates)
+    return (
+        sample(rng.uniform(-2, 2, (1, 1, 3)), w, "one-step"),
+        sample(np.zeros((0, 4, 3)), w, "empty-batch"),
+        sample(np.zeros((2, 3, 0)), _weights(rng, 0, 2, gates), "no-features"),
+        # 200 steps through a recurrent kernel of spectral norm 0.9 (each gate block): the states, the
+        # error bounds and the gradient handed back to x_0 and h0 stay finite
+        sample(rng.uniform(-1, 1, (1, 200, 1)), _weights(rng, 1, 2, gates, norm=0.9), "long-200"),
+        # pre-activations in the hundreds: tanh and sigmoid saturate to exactly -1, 0 or 1
+        sample(rng.uniform(-60, 60, (2, 4, 3)), tuple(a * 3 for a in w), "saturating", scale=3.0),
+        sample(_inf_nan_sequence(rng), w, "inf-nan"),
+    )
+
+
+def _inf_nan_sequence(rng):
+    """x in SHAPE (whose XLA compile it shares with the drawn samples): row 0 starts with +inf (x_0 K
+    saturates to +-inf, tanh and sigmoid give exact 1, 0 or -1, and the state goes on finite); row 1
+    holds a NaN at its last step, its earlier steps finite (NaN neither runs back nor across rows)."""
+    b, t, f, _ = SHAPE
+    x = rng.uniform(-2, 2, (b, t, f))
+    x[0, 0, 0], x[1, -1, 1] = inf, nan
+    return x
+
+
+def cell_edges():
+    rng = np.random.default_rng(13)
+    k, r, b = _weights(rng, 3, 2, 4)
+
+    def sample(x_t, id_, weights=(k, r, b), scale=1.0):
+        u = weights[1].shape[0]
+        return Sample((x_t, rng.uniform(-scale, scale, (len(x_t), u)), rng.uniform(-2 * scale, 2 * scale, (len(x_t), u)),
+                       *weights), id=id_)
+    return (
+        sample(rng.uniform(-2, 2, (1, 3)), "one-row"),
+        sample(np.zeros((0, 3)), "empty-batch"),
+        sample(np.zeros((2, 0)), "no-features", weights=_weights(rng, 0, 2, 4)),
+        sample(rng.uniform(-60, 60, (2, 3)), "saturating", weights=(3 * k, 3 * r, 3 * b), scale=3.0),
+        sample(np.array([[inf, 0.5, -0.5], [nan, 0.5, -0.5], [0.25, -inf, 0.5]]), "inf-nan"),
+    )
+
+
+GRAD_EDGES = ("empty-batch", "long-200", "saturating")
+"""Gradient edges: each compiles the layer's backward loop once more under XLA per dtype (about a
+second), so the gradient is pinned where it has something to show: an empty batch (the weight
+gradients sum nothing), 200 steps back and saturation (zero slopes); one step and no features are
+value edges."""
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+XLA_DROPS_THE_ASSERT = ("the shape-generic trace does not know these dimensions, so the check is a runtime "
+                        "assert, which XLA compiles away; {what}")
+
+
+def runtime_case(id_, args, match, xla, what):
+    """A mismatch of dimensions the shape-generic trace does not know: ValueError eagerly, the
+    runtime assert's InvalidArgumentError (same message) in tf.function and a Session; under XLA
+    ``xla`` (a pattern of XLA's own error, or XLA_ACCEPTS), ``what`` saying why."""
+    return ErrorCase(id_, args, {}, ValueError, match, traced_or_run(ValueError),
+                     xla_match=xla, xla_why=XLA_DROPS_THE_ASSERT.format(what=what))
+
+
+def rank_case(id_, args, name, rank, shape):
+    """A wrong rank is known while tracing: ValueError in every mode, XLA included."""
+    message = "{} must have rank {}, got rank {} \\(shape {}\\)"
+    return ErrorCase(id_, args, {}, ValueError, message.format(name, rank, len(shape), re.escape(str(shape))),
+                     (ValueError,), tf_match=message.format(name, rank, len(shape), shape_pattern(shape)))
+
+
+def sequence_errors(gates):
+    """Bad input for simple_rnn (gates 1) and lstm (gates 4): x [2, 4, 3], units 2."""
+    u, g = 2, gates
+    x, k, r, b = np.ones((2, 4, 3)), np.ones((3, g * u)), np.ones((u, g * u)), np.ones(g * u)
+    states = (np.ones((2, u)),) * (1 if g == 1 else 2)
+    good = (x, k, r, b) + states
+    bias_xla = ((XLA_ACCEPTS, "the bias add broadcasts a one-element bias to every unit") if g == 1 else
+                (r"Incompatible shapes: \[2,8\] vs\. \[7\]", "the bias add fails to compile"))
+    cases = [
+        rank_case("x-rank-2", (np.ones((2, 3)), k, r, b) + states, "x", 3, (2, 3)),
+        runtime_case("kernel-not-gates-times-units", (x, np.ones((3, g * u + 1)), r, b) + states,
+                     rf"kernel.shape\[1\] must be {g} \* units = {g * u} \(units = recurrent_kernel.shape\[0\] = 2\), "
+                     rf"got shape \(3, {g * u + 1}\)",
+                     rf"Incompatible shapes: \[2,{g * u + 1}\] vs\. \[{2 if g == 4 else ''},?{g * u}\]",
+                     "the first add of x_t K (the bias in SimpleRNNCell, h R in LSTMCell) fails to compile"),
+        runtime_case("recurrent-kernel-not-gates-times-units", (x, k, np.ones((u + 1, g * u)), b) + states,
+                     rf"recurrent_kernel.shape\[1\] must be {g} \* units = {g * (u + 1)} \(units = "
+                     rf"recurrent_kernel.shape\[0\] = 3\), got shape \(3, {g * u}\)",
+                     rf"Matrix size-incompatible: In\[0\]: \[2,2\], In\[1\]: \[3,{g * u}\]",
+                     "the matmul h R fails to compile"),
+        runtime_case("bias-not-gates-times-units", (x, k, r, np.ones(g * u - 1)) + states,
+                     rf"bias.shape\[0\] must be {g} \* units = {g * u} \(units = recurrent_kernel.shape\[0\] = 2\), "
+                     rf"got shape \({g * u - 1},\)", *bias_xla),
+        runtime_case("features-mismatch", (np.ones((2, 4, 5)), k, r, b) + states,
+                     rf"x shape \(2, 4, 5\) does not match kernel shape \(3, {g * u}\) "
+                     r"\(x.shape\[2\] must equal kernel.shape\[0\]\)",
+                     rf"Matrix size-incompatible: In\[0\]: \[2,5\], In\[1\]: \[3,{g * u}\]",
+                     "the matmul x_t K fails to compile"),
+        runtime_case("h0-batch-mismatch", (x, k, r, b, np.ones((3, u))) + states[1:],
+                     r"h0 shape \(3, 2\) does not match x shape \(2, 4, 3\) \(h0.shape\[0\] must equal x.shape\[0\]\)",
+                     rf"Incompatible shapes: \[2,{g * u}\] vs\. \[3,{g * u}\]", "adding h0 R to x_t K fails to compile"),
+        runtime_case("no-time-steps", (np.ones((2, 0, 3)), k, r, b) + states,
+                     r"x must have at least one time step \(x.shape\[1\] >= 1\), got shape \(2, 0, 3\)",
+                     r"slice index 0 of dimension 1 out of bounds",
+                     "Keras's loop reads step 0 (to learn the output's shape) and fails to compile"),
+        ErrorCase("integer-x", (np.ones((2, 4, 3), np.int64),) + good[1:], {}, TypeError,
+                  r"x must be a floating-point array, got dtype int64", (TypeError,)),
+    ]
+    if g == 4:
+        cases.append(runtime_case(
+            "c0-mismatches-h0", (x, k, r, b, states[0], np.ones((2, u + 1))),
+            r"c0 shape \(2, 3\) does not match recurrent_kernel shape \(2, 8\) "
+            r"\(c0.shape\[1\] must equal recurrent_kernel.shape\[0\]\)",
+            r"Incompatible shapes: \[2,2\] vs\. \[2,3\]", "the product f * c0 fails to compile"))
+    return tuple(cases)
+
+
+def cell_errors():
+    u = 2
+    x_t, h, c, k, r, b = (np.ones((2, 3)), np.ones((2, u)), np.ones((2, u)), np.ones((3, 4 * u)), np.ones((u, 4 * u)),
+                          np.ones(4 * u))
+    return (
+        rank_case("x_t-rank-3", (np.ones((2, 1, 3)), h, c, k, r, b), "x_t", 2, (2, 1, 3)),
+        runtime_case("kernel-not-gates-times-units", (x_t, h, c, np.ones((3, 6)), r, b),
+                     r"kernel.shape\[1\] must be 4 \* units = 8 \(units = recurrent_kernel.shape\[0\] = 2\), "
+                     r"got shape \(3, 6\)", r"Incompatible shapes: \[2,6\] vs\. \[2,8\]",
+                     "adding h R to x_t K fails to compile"),
+        runtime_case("c-mismatches-h", (x_t, h, np.ones((2, 3)), k, r, b),
+                     r"c shape \(2, 3\) does not match h shape \(2, 2\)", r"Incompatible shapes: \[2,2\] vs\. \[2,3\]",
+                     "the product f * c fails to compile"),
+        ErrorCase("integer-h", (x_t, np.ones((2, u), np.int64), c, k, r, b), {}, TypeError,
+                  r"h must be a floating-point array, got dtype int64", (TypeError,)),
+    )
+
+
+BENCH_TIME, BENCH_UNITS = 20, 32
+"""bench/: 20 steps of 32 features into 32 units, the batch growing with n."""
+
+
+def sequence_bench(gates, states):
+    """bench/: x [n // 640 or 1, 20, 32] in [-2, 2], weights scaled by 1/sqrt(32), states in [-1, 1]."""
+    def make(n, rng):
+        b, t, u = max(1, n // (BENCH_TIME * BENCH_UNITS)), BENCH_TIME, BENCH_UNITS
+        k, r, bias = (w / np.sqrt(u) for w in _weights(rng, u, u, gates))
+        return Sample((rng.uniform(-2, 2, (b, t, u)), k, r, bias, *[rng.uniform(-1, 1, (b, u)) for _ in range(states)]))
+    return make
+
+
+def cell_bench(n, rng):
+    """bench/: one LSTM step, x_t [n // 32 or 1, 32]."""
+    b, u = max(1, n // BENCH_UNITS), BENCH_UNITS
+    k, r, bias = (w / np.sqrt(u) for w in _weights(rng, u, u, 4))
+    return Sample((rng.uniform(-2, 2, (b, u)), rng.uniform(-1, 1, (b, u)), rng.uniform(-2, 2, (b, u)), k, r, bias))
+
+
+CATALOG = [
+    Concept(
+        name="simple_rnn", ref=R.simple_rnn, tf=T.simple_rnn, ref_vjp=R.simple_rnn_vjp, tf_vjp=T.simple_rnn_vjp,
+        wrt="all", samples=lambda: sequence_samples(1, 1), edges=sequence_edges(1, 11),
+        tol=_tol(simple_rnn_error, FORWARD_WHY), grad_tol=_tol(simple_rnn_vjp_error, BACKWARD_WHY),
+        grad_edges=GRAD_EDGES, errors=sequence_errors(1),
+        bench=sequence_bench(1, 1),
+    ),
+    Concept(
+        name="lstm_cell", ref=R.lstm_cell, tf=T.lstm_cell, ref_vjp=R.lstm_cell_vjp, tf_vjp=T.lstm_cell_vjp,
+        wrt="all", samples=cell_samples, edges=cell_edges(),
+        tol=_tol(lstm_cell_error, FORWARD_WHY), grad_tol=_tol(lstm_cell_vjp_error, BACKWARD_WHY),
+        grad_edges=("empty-batch", "saturating"), errors=cell_errors(),
+        bench=cell_bench,
+    ),
+    Concept(
+        name="lstm", ref=R.lstm, tf=T.lstm, ref_vjp=R.lstm_vjp, tf_vjp=T.lstm_vjp,
+        wrt="all", samples=lambda: sequence_samples(4, 2), edges=sequence_edges(4, 12),
+        tol=_tol(lstm_error, FORWARD_WHY), grad_tol=_tol(lstm_vjp_error, BACKWARD_WHY),
+        grad_edges=GRAD_EDGES, errors=sequence_errors(4),
+        bench=sequence_bench(4, 2),
+    ),
+]
