@@ -35,6 +35,13 @@ def _set_up_tensorflow():
     # Take GPU memory as needed, not all of it up front, so a benchmark and the tests can share a GPU.
     for gpu in tf.config.list_physical_devices("GPU"):
         tf.config.experimental.set_memory_growth(gpu, True)
+    # The GPU stand-in (bench/conftest.py): a second logical CPU device, /CPU:1, addressed the way
+    # /GPU:0 is, so the benchmarks' GPU branch runs where no GPU exists. It shares the CPU's
+    # thread pool and kernels; nothing is placed on it unless asked, so /CPU:0 is unchanged.
+    # Logical devices can only be set before TensorFlow initialises its runtime: here.
+    (cpu, *_) = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
     return tf
 
 
@@ -81,18 +88,56 @@ def pytest_addoption(parser):
                           "concept x dtype x mode, in units of the dtype's epsilon, beside the tolerance")
 
 
+TIMING_FLAGS = ("benchmark_only", "benchmark_enable", "benchmark_json", "benchmark_save", "benchmark_autosave",
+                "benchmark_compare", "benchmark_histogram")
+"""pytest-benchmark's flags that ask for timings: each implies --benchmark."""
+
+DEFAULT_MAX_TIME, DEFAULT_MIN_ROUNDS = "0.1", 3
+"""pytest-benchmark's --benchmark-max-time and --benchmark-min-rounds under the default sweep, where
+the user gives neither (--benchmark-full keeps its own defaults, 1 s and 5 rounds a case): the
+default sweep's ~600 cases then fit in about 5 minutes on 2 cores."""
+
+
+def timing_on(config):
+    """Timing is on with --benchmark or any pytest-benchmark flag that wants timings
+    (--benchmark-only, --benchmark-json, --benchmark-save, --benchmark-autosave,
+    --benchmark-compare, --benchmark-histogram, --benchmark-enable); off under plain pytest (the
+    smoke run), with --benchmark-disable (without --benchmark-enable) and with --benchmark-skip."""
+    option = config.option
+    if not hasattr(option, "benchmark_disable"):
+        return False
+    if option.benchmark_disable and not option.benchmark_enable:
+        return False
+    if option.benchmark_skip and not option.benchmark_only:
+        return False
+    return bool(option.benchmark or any(getattr(option, flag, None) for flag in TIMING_FLAGS))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    # Runs before pytest-benchmark reads its options: timing only with --benchmark.
-    if hasattr(config.option, "benchmark_disable"):
-        config.option.benchmark_disable = not config.getoption("benchmark")
+    # Runs before pytest-benchmark reads its options. An explicit --benchmark-disable stays (with
+    # --benchmark-only pytest-benchmark then refuses the pair, as its users expect); otherwise
+    # timing is on exactly when timing_on says so, and --benchmark follows it, so the sweep sizes,
+    # the collection of bench/ alone and the worker count all read one switch.
+    if not hasattr(config.option, "benchmark_disable"):
+        return
+    timing = timing_on(config)
+    config.option.benchmark = timing
+    if not config.option.benchmark_disable:
+        config.option.benchmark_disable = not timing
+    given = [str(a) for a in config.invocation_params.args]
+    if timing and not config.option.benchmark_full:
+        if not any(a.startswith("--benchmark-max-time") for a in given):
+            config.option.benchmark_max_time = DEFAULT_MAX_TIME
+        if not any(a.startswith("--benchmark-min-rounds") for a in given):
+            config.option.benchmark_min_rounds = DEFAULT_MIN_ROUNDS
 
 
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (pyproject's addopts) runs one pytest-xdist worker per core, at most 4
     (on 2 cores: 87 s instead of 130 s, most of it XLA compiling one program per shape);
     none for --benchmark, whose timings want the machine to themselves."""
-    if config.getoption("benchmark"):
+    if timing_on(config):
         return 0
     return max(1, min(os.cpu_count() or 1, 4))
 

@@ -1,16 +1,17 @@
 """The matmul-heavy cases of training: an MLP's forward pass and forward + backward
 (loss and every layer's gradient), NumPy against TF eager, tf.function and XLA, at
-several batch sizes and widths, float32, CPU and GPU. Each records the FLOP/s it
-achieves; a plain square matmul timed in the same run gives the machine's matmul
-FLOP/s to read them against. Each result is first checked against float64."""
+several batch sizes and widths, float32, CPU, GPU and (smoke run) the GPU stand-in.
+Each records the FLOP/s it achieves and its fraction of the machine's matmul FLOP/s
+(bench/bench_limits.py, measured in the same run). Each result is first checked
+against float64."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import reference.nn as R
 import tfimpl.nn as T
-from bench.conftest import on_device, record, require_device, skip_numpy_on_gpu, timed_tf
-from conftest import device_params
+from bench.conftest import (STANDIN, compiled, device_axis, exact_float32, first_call, on_device, record, require_device,
+                            skip_numpy_on_gpu, timed_tf)
 from tests import harness as H
 from tests.catalog import Sample, Tol
 
@@ -64,17 +65,10 @@ def tf_forward_backward(x, labels, *wb):
     return (loss, *[g for pair in grads for g in pair])
 
 
-def compiled(fn, impl, arrays):
-    if impl == "eager":
-        return fn
-    specs = [tf.TensorSpec(a.shape, a.dtype) for a in arrays]
-    return tf.function(fn, input_signature=specs, jit_compile=(impl == "xla"))
-
-
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("pass_", ["forward", "forward-backward"])
-@pytest.mark.parametrize("device", [p for p in device_params("mlp")])
-def bench_mlp(benchmark, device, pass_, impl, batch_width, rng):
+@pytest.mark.parametrize("device", device_axis("mlp"))
+def bench_mlp(benchmark, limits, device, pass_, impl, batch_width, rng):
     require_device(device)
     skip_numpy_on_gpu(impl, device)
     batch, width = batch_width
@@ -91,48 +85,36 @@ def bench_mlp(benchmark, device, pass_, impl, batch_width, rng):
         expected = (loss, *[g for pair in grads for g in pair])
         arrays = [x, labels, *flat_params(params)]
         ref_call, tf_fn = (lambda: R.mlp_gradients(x, labels, params, "relu")), tf_forward_backward
+    trace_s = first_s = None
     if impl == "numpy":
         call = ref_call
         out = call()
         actual = out if pass_ == "forward" else (out[0], *[g for pair in out[1] for g in pair])
     else:
-        call = timed_tf(compiled(tf_fn, impl, arrays), on_device(arrays, device), device)
-        actual = tf.nest.map_structure(lambda t: t.numpy(), call())
+        fn = tf_fn
+        if impl != "eager":
+            fn, trace_s = compiled(tf_fn, impl, [tf.TensorSpec(a.shape, a.dtype) for a in arrays], device)
+        call = timed_tf(fn, on_device(arrays, device), device)
+        with exact_float32(device):
+            out, first_s = first_call(call)
+        actual = tf.nest.map_structure(lambda t: t.numpy(), out)
     err = H.assert_agree(actual, expected, "float32", tolerance(width),
                          f"benchmark mlp {pass_} [{impl}, {device}, batch {batch}, width {width}]")
-    benchmark.group = f"mlp-{pass_}-b{batch}-w{width}"
+    benchmark.group = f"mlp-{pass_}-b{batch}-w{width}-{device}"
     benchmark(call)
-    record(benchmark, kind="mlp", impl=impl, device=device, flops=flops, max_err_eps=err)
-
-
-@pytest.mark.parametrize("impl", ["numpy", "tf"])
-@pytest.mark.parametrize("device", [p for p in device_params("matmul")])
-def bench_matmul(benchmark, device, impl, rng):
-    """The machine's matmul FLOP/s: a square float32 matmul, n = 1024 (64 with timing off)."""
-    require_device(device)
-    skip_numpy_on_gpu(impl, device)
-    n = 1024 if benchmark.enabled else 64
-    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
-    if impl == "numpy":
-        def call():
-            return a @ b
-    else:
-        call = timed_tf(tf.matmul, on_device([a, b], device), device)
-    actual = np.asarray(call())
-    err = H.assert_agree(actual, a.astype(np.float64) @ b.astype(np.float64), "float32",
-                         Tol(n, "worst case: n roundings of an n-term dot product", floor=np.sqrt(n)),
-                         f"benchmark matmul [{impl}, {device}, n={n}]")
-    benchmark.group = f"matmul-n{n}"
-    benchmark(call)
-    record(benchmark, kind="matmul", impl=impl, device=device, flops=2 * n ** 3, max_err_eps=err)
+    record(benchmark, limits, kind="mlp", impl=impl, device=device, flops=flops, max_err_eps=err,
+           trace_s=trace_s, first_call_s=first_s)
 
 
 EMA_VARIABLES = 100
 
 
-@pytest.mark.parametrize("impl", ["numpy", "eager", "function"])
-@pytest.mark.parametrize("device", [p for p in device_params("ema-100-variables")])
-def bench_ema_over_many_variables(benchmark, device, impl, size, rng):
+@pytest.mark.parametrize("device,impl", [
+    pytest.param(d.values[0], impl, id=f"{d.id}-{impl}", marks=d.marks)
+    for d in device_axis("ema-100-variables") for impl in ("numpy", "eager", "function")
+    if not (impl == "numpy" and d.values[0] != "cpu")
+    and not (d.values[0] == STANDIN and impl == "function")])  # the stand-in: eager is enough to place 100 variables there
+def bench_ema_over_many_variables(benchmark, limits, device, impl, size, rng):
     """One moving-average update of 100 variables holding ``size`` floats in all:
     a NumPy loop of reference.moving_average.ema_update against one
     tf.train.ExponentialMovingAverage(0.99).apply(variables), eager and in tf.function."""
@@ -164,7 +146,7 @@ def bench_ema_over_many_variables(benchmark, device, impl, size, rng):
     err = max(H.assert_agree(a, e, "float32", tol, f"benchmark ema, variable {i} of {EMA_VARIABLES} "
                                                    f"[{impl}, {device}, n={size}]", sample=Sample((s, v, 0.99)))
               for i, (a, e, s, v) in enumerate(zip(actual, expected, shadows, values)))
-    benchmark.group = f"ema-{EMA_VARIABLES}-variables-n{size}"
+    benchmark.group = f"ema-{EMA_VARIABLES}-variables-n{size:g}-{device}"
     benchmark(call)
-    record(benchmark, kind="ema", impl=impl, size=size, device=device, bytes=3 * 4 * per * EMA_VARIABLES,
+    record(benchmark, limits, kind="ema", impl=impl, size=size, device=device, bytes=3 * 4 * per * EMA_VARIABLES,
            max_err_eps=err)

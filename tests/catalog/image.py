@@ -376,6 +376,9 @@ CATALOG = [
         tol=modelled(contrast_error, "the channel mean's tree sum, x - m, the factor, m + f (x - m), in float32"),
         errors=image_errors({"contrast_factor": 1.5}),
         bench=image_bench(contrast_factor=1.7),
+        bench_tol=Tol(16, "XLA's CPU reductions are not the tree sums the model charges: the channel mean "
+                      "was measured 1.1x the model at 1e7 values (66 images of 224 x 224 x 3) (bench/)",
+                      model=contrast_error),
     ),
     Concept(
         name="central_crop", ref=R.central_crop, tf=T.central_crop,
