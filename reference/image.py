@@ -409,6 +409,11 @@ def _check_fraction(central_fraction):
 
 def _check_resize(image, size, method):
     _check_image(image)
+    _check_size(size, method)
+
+
+def _check_size(size, method):
+    """The resize parameters are Python values: one check for both sides (tfimpl imports it)."""
     check.one_of(method, _METHODS, "method")
     if not (len(size) == 2 and all(isinstance(n, (int, np.integer)) and n > 0 for n in size)):
         raise ValueError(check.message("size_pair", name="size", value=size))

@@ -26,15 +26,12 @@ import numpy as np
 import tensorflow as tf
 
 from reference._checks import message
+# The book's constants and the resize parameters' check are plain Python: one copy serves both sides.
+# GRAY_WEIGHTS are tf.image.rgb_to_grayscale's (image_ops_impl.py: rgb_weights = [0.2989, 0.5870, 0.1140]).
+from reference.image import DISTORTION_RANGES, GRAY_WEIGHTS, _IMAGE_RANKS, _METHODS, _check_size  # noqa: F401
 from tfimpl import _checks as check
 from tfimpl._autodiff import vjp
 from tfimpl._checks import _require, _runtime_text, _shape_of
-
-GRAY_WEIGHTS = {"R": 0.2989, "G": 0.5870, "B": 0.1140}
-"""The weights tf.image.rgb_to_grayscale uses (image_ops_impl.py: rgb_weights = [0.2989, 0.5870, 0.1140])."""
-
-_METHODS = ("bilinear", "nearest")
-_IMAGE_RANKS = "3 (HWC) or 4 (NHWC)"
 
 
 # --- conversions ---------------------------------------------------------------------
@@ -223,12 +220,6 @@ def preprocess_for_train(image, height, width, distortions):
                          distortions["saturation"], distortions["hue"], distortions["contrast"])
 
 
-DISTORTION_RANGES = {"brightness": (-32 / 255, 32 / 255), "saturation": (0.5, 1.5), "hue": (-0.2, 0.2),
-                     "contrast": (0.5, 1.5)}
-"""The book's ranges: random_brightness(max_delta=32/255), random_saturation(0.5, 1.5),
-random_hue(0.2), random_contrast(0.5, 1.5)."""
-
-
 def sample_distortions(image_shape, seed, bbox=None):
     """The random choices of preprocess_for_train from a seed pair, as the stateless ops draw them.
 
@@ -301,6 +292,4 @@ def _check_fraction(central_fraction):
 
 def _check_resize(image, size, method):
     _check_image(image)
-    check.one_of(method, _METHODS, "method")
-    if not (len(size) == 2 and all(isinstance(n, (int, np.integer)) and n > 0 for n in size)):
-        raise ValueError(message("size_pair", name="size", value=size))
+    _check_size(size, method)
