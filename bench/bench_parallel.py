@@ -19,9 +19,10 @@ import tensorflow as tf
 
 import reference.parallel as R
 import tfimpl.parallel as T
+from bench.bench_training import problem as training_problem
 from bench.conftest import record, sweep
 
-DEPTH, CLASSES, LR = 2, 10, 0.5
+DEPTH, LR = 2, 0.5  # classes: bench_training's CLASSES
 SECONDS = {}
 """(batch, width, impl) -> min seconds of this run, for the ratio to one-device."""
 NEED_TWO_CPUS = ("needs two logical CPU devices, made before TensorFlow initialises (conftest.py's GPU stand-in "
@@ -36,13 +37,9 @@ def pytest_generate_tests(metafunc):
 
 
 def problem(batch, width, rng):
-    sizes = [width] * DEPTH + [CLASSES]
-    params = [(rng.standard_normal((a, b)).astype(np.float32) / np.float32(np.sqrt(a)),
-               rng.standard_normal(b).astype(np.float32) * np.float32(0.1)) for a, b in zip(sizes, sizes[1:])]
-    x = rng.standard_normal((batch, width)).astype(np.float32)
-    labels = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, batch)]
-    flops = 3 * 2 * batch * sum(a * b for a, b in zip(sizes, sizes[1:]))  # forward + backward: ~3 forwards
-    return x, labels, params, flops
+    """bench_training's problem, DEPTH layers deep; forward + backward is about 3 forwards' FLOPs."""
+    x, labels, params, flops = training_problem(batch, width, rng, depth=DEPTH)
+    return x, labels, params, 3 * flops
 
 
 def strategy_for(impl):

@@ -32,8 +32,10 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("batch_width", cases, ids=[f"b{b}-w{w}" for b, w in cases])
 
 
-def problem(batch, width, rng):
-    sizes = [width] * DEPTH + [CLASSES]
+def problem(batch, width, rng, depth=DEPTH):
+    """A seeded MLP problem: x (batch, width), one-hot labels, ``depth`` layers scaled by 1/sqrt(fan-in),
+    and the forward pass's FLOPs."""
+    sizes = [width] * depth + [CLASSES]
     params = [(rng.standard_normal((a, b)).astype(np.float32) / np.float32(np.sqrt(a)),
                rng.standard_normal(b).astype(np.float32) * np.float32(0.1)) for a, b in zip(sizes, sizes[1:])]
     x = rng.standard_normal((batch, width)).astype(np.float32)
