@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bench.conftest import (STANDIN, compiled, device_axis, exact_float32, first_call, on_device, record,
-                            require_device, skip_numpy_on_gpu, timed_tf)
-from tests import harness as H
-from tests.catalog import all_concepts
+from bench._support import (STANDIN, compiled, device_axis, exact_float32, first_call, on_device, record,
+                            require_device, skip_numpy_on_gpu, sweep, tf_device, timed_tf, timing)
+from tests import harness
+from tests.catalog import CATALOG
 
 DTYPE = "float32"
 IMPLS = ("numpy", "eager", "function", "xla", "graph")
 """graph: TF1, placeholders fed by Session.run (tests/harness.py's mode "graph")."""
-CONCEPTS = [c for c in all_concepts() if c.bench is not None]
+CONCEPTS = [c for c in CATALOG if c.bench_sample is not None]
 _EXPECTED = {}
 
 
@@ -44,11 +44,11 @@ def prepared(concept, size, rng):
     key = (concept.name, size)
     if key not in _EXPECTED:
         _EXPECTED.clear()
-        sample = H.cast(concept.bench(size, rng), DTYPE)
+        sample = harness.cast(concept.bench_sample(size, rng), DTYPE)
         tol = concept.bench_tol or concept.tol[DTYPE]
         if tol.model is not None:
             tol = dataclasses.replace(tol, model=once(tol.model))
-        _EXPECTED[key] = sample, H.reference(concept.ref, sample), tol
+        _EXPECTED[key] = sample, harness.reference(concept.ref, sample), tol
     return _EXPECTED[key]
 
 
@@ -58,18 +58,18 @@ def time_concept(benchmark, limits, concept, impl, device, size, rng, group):
     require_device(device)
     skip_numpy_on_gpu(impl, device)
     sample, expected, tol = prepared(concept, size, rng)
-    arrays = [x for a in sample.args for x in H.fed(a)]
+    arrays = [x for a in sample.args for x in harness.fed(a)]
     trace_s = None
     if impl == "numpy":
         def call():
             return concept.ref(*sample.args, **sample.kwargs)
     elif impl == "graph":
-        fn = H.runner(concept.tf, sample, "graph", device)  # fed from NumPy, as the book's Session.run is
+        fn = harness.runner(concept.tf, sample, "graph", tf_device(device))  # fed from NumPy, as the book's Session.run is
 
         def call():
             return fn(*arrays)
     else:
-        fn = H.bind(concept.tf, sample)
+        fn = harness.bind(concept.tf, sample)
         if impl in ("function", "xla"):
             specs = [tf.TensorSpec([None] * x.ndim, tf.as_dtype(x.dtype)) for x in arrays]
             fn, trace_s = compiled(fn, impl, specs, device)
@@ -77,7 +77,7 @@ def time_concept(benchmark, limits, concept, impl, device, size, rng, group):
     with exact_float32(device):
         out, first_s = first_call(call)
         actual = tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), out)
-        err = H.assert_agree(actual, expected, DTYPE, tol,
+        err = harness.assert_agree(actual, expected, DTYPE, tol,
                              f"benchmark {concept.name} [{impl}, {device}, n={size}]", sample=sample)
     moved = nbytes(sample.args) + nbytes(actual)
     benchmark.group = group
@@ -97,11 +97,11 @@ def cases(concepts, impls=IMPLS):
             device = device_param.values[-1]
             for impl in impls:
                 if impl == "numpy" and device != "cpu":
-                    continue  # the NumPy reference runs on the CPU only
+                    continue  # the NumPy reference runs on the CPU only: no GPU twin either
                 if device == STANDIN and impl != "eager" and c is not concepts[0]:
                     continue
-                params.append(pytest.param(c.name, device, impl, id=f"{device_param.id}-{impl}",
-                                           marks=device_param.marks))
+                marks = [m for m in device_param.marks if impl != "numpy" or m.name != "gpu_twin"]
+                params.append(pytest.param(c.name, device, impl, id=f"{device_param.id}-{impl}", marks=marks))
     return params
 
 
@@ -121,3 +121,30 @@ def bench_concept(benchmark, limits, name, device, impl, size, rng, pytestconfig
     if cap is not None and size > cap and not pytestconfig.getoption("benchmark_full"):
         pytest.skip(f"{name} at n={size:g} runs with --benchmark-full only: {why}")
     time_concept(benchmark, limits, concept, impl, device, size, rng, f"{name}-n{size:g}-{device}")
+
+
+# --- per-call dispatch overhead ------------------------------------------------------------
+# Per-call dispatch overhead: every catalog concept at its smallest sizes as the NumPy
+# reference, TF eager, tf.function, XLA and TF1 Session.run, where the fixed cost of a call
+# (Python, the op dispatch, the function call, the Session's feed and fetch) dominates. With
+# the catalog's own sizes (bench_catalog.py) the terminal summary and `python -m
+# tools.plot_bench <json> --table` give, per concept, each mode's time per call and the size
+# at which it overtakes NumPy. The smoke run times one concept only, in every mode.
+
+TINY = ([1], [1], [1, 10, 100])
+"""Elements requested (smoke, default, full sweep); a concept's bench may round up (a row of
+1000 activations, a batch of one): the tables use the elements actually fed."""
+
+
+def pytest_generate_tests(metafunc):
+    """bench_dispatch's sizes, and its concepts: every one when timing, the first alone in the smoke run."""
+    if "tiny" in metafunc.fixturenames:
+        sizes = sweep(metafunc.config, *TINY)
+        metafunc.parametrize("tiny", sizes, ids=[f"n{n}" for n in sizes])
+        concepts = CONCEPTS if timing(metafunc.config) else CONCEPTS[:1]
+        metafunc.parametrize("name,device,impl", cases(concepts))
+
+
+def bench_dispatch(benchmark, limits, name, device, impl, tiny, rng):
+    concept = next(c for c in CONCEPTS if c.name == name)
+    time_concept(benchmark, limits, concept, impl, device, tiny, rng, f"dispatch-{name}-n{tiny}-{device}")

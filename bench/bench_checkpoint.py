@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import reference.checkpoint as R
 import tfimpl.checkpoint as T
-from bench.conftest import record, sweep
+from bench._support import record, sweep
 
 VARIABLES = 8  # the bytes spread over 8 float32 variables, as a small model's layers
 IMPLS = ("np.save", "reference", "tf")  # np.save first: the TF cases compare against its time in this run

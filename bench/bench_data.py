@@ -6,7 +6,7 @@ import pytest
 
 import reference.data as R
 import tfimpl.data as T
-from bench.conftest import record, sweep
+from bench._support import record, sweep
 
 BATCH = 32
 

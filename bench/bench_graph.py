@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import tfimpl.graph as G
-from bench.conftest import record
+from bench._support import record
 
 BATCH, WIDTH = 32, 64
 FLOPS = 2 * BATCH * WIDTH * WIDTH  # one multiply-add per weight per row

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bench.conftest import (ThreadedCopy, device_axis, exact_float32, on_device, record, require_device, sweep,
+from bench._support import (ThreadedCopy, device_axis, exact_float32, on_device, record, require_device, sweep,
                             tf_threads, timed_tf)
-from tests import harness as H
-from tests.catalog import Tol
+from tests import harness
+from tests.catalog.concept import Tol
 
 
 @pytest.mark.parametrize("device", device_axis("memcpy"))
@@ -85,7 +85,7 @@ def bench_matmul(benchmark, limits, device, impl, side, rng):
         call = timed_tf(tf.matmul, on_device([a, b], device), device)
     with exact_float32(device):
         actual = np.asarray(call())
-    err = H.assert_agree(actual, a.astype(np.float64) @ b.astype(np.float64), "float32",
+    err = harness.assert_agree(actual, a.astype(np.float64) @ b.astype(np.float64), "float32",
                          Tol(n, "worst case: n roundings of an n-term dot product", floor=np.sqrt(n)),
                          f"benchmark matmul [{impl}, {device}, n={n}]")
     benchmark.group = f"matmul-n{n}-{device}"

@@ -2,7 +2,7 @@
 MLP's batch-mean softmax cross-entropy, keras SGD, strategy.run inside a tf.function), float32:
 
     one-device     the default strategy (tf.distribute.get_strategy()): the same code, no replicas
-    mirrored-cpu   MirroredStrategy over /CPU:0 and /CPU:1, the two logical CPU devices conftest.py
+    mirrored-cpu   MirroredStrategy over /CPU:0 and /CPU:1, the two logical CPU devices tests/tf_setup.py
                    makes at start-up (the GPU stand-in); both share the CPU's cores and thread pool,
                    so this measures what the replication costs (the split, two half-batch steps, the
                    all-reduce of every gradient, the mirrored update), not a speed-up
@@ -19,13 +19,12 @@ import tensorflow as tf
 
 import reference.parallel as R
 import tfimpl.parallel as T
-from bench.bench_training import problem as training_problem
-from bench.conftest import record, sweep
+from bench._support import mlp_problem, record, sweep
 
-DEPTH, LR = 2, 0.5  # classes: bench_training's CLASSES
+DEPTH, LR = 2, 0.5  # classes: bench/_support.py's MLP_CLASSES
 SECONDS = {}
 """(batch, width, impl) -> min seconds of this run, for the ratio to one-device."""
-NEED_TWO_CPUS = ("needs two logical CPU devices, made before TensorFlow initialises (conftest.py's GPU stand-in "
+NEED_TWO_CPUS = ("needs two logical CPU devices, made before TensorFlow initialises (tests/tf_setup.py's GPU stand-in "
                  "makes /CPU:1); this process has {}")
 NEED_TWO_GPUS = "needs two or more GPUs for MirroredStrategy across GPUs; TensorFlow sees {}"
 
@@ -38,7 +37,7 @@ def pytest_generate_tests(metafunc):
 
 def problem(batch, width, rng):
     """bench_training's problem, DEPTH layers deep; forward + backward is about 3 forwards' FLOPs."""
-    x, labels, params, flops = training_problem(batch, width, rng, depth=DEPTH)
+    x, labels, params, flops = mlp_problem(batch, width, rng, DEPTH)
     return x, labels, params, 3 * flops
 
 

@@ -13,7 +13,7 @@ Each case first checks its result against the float64 reference and records the 
 each output's largest element) beside the time, the tracing and first-call seconds apart, and
 its FLOP/s: the matmuls only, 2 * batch * (features + units) * g * units a step (g = 1 or 4
 gates), three times that forward + backward, with its fraction of the machine's matmul FLOP/s
-measured in the same run (bench/conftest.py limits)."""
+measured in the same run (bench/_support.py limits)."""
 import itertools
 
 import keras
@@ -22,10 +22,10 @@ import pytest
 import tensorflow as tf
 
 import reference.rnn as R
-from bench.conftest import (STANDIN, compiled, device_axis, exact_float32, first_call, on_device, record,
-                            require_device, skip_numpy_on_gpu, sweep, timed_tf, timing)
-from tests import harness as H
-from tests.catalog import Tol
+from bench._support import (STANDIN, compiled, device_axis, exact_float32, first_call, on_device, record,
+                            require_device, skip_numpy_on_gpu, sweep, tf_device, timed_tf, timing)
+from tests import harness
+from tests.catalog.concept import Tol
 
 FEATURES, UNITS = 32, 64
 LENGTHS, BATCHES = (10, 100, 1000), (1, 32, 256)
@@ -104,8 +104,8 @@ def check(actual, expected, tol, context):
     """Each output against the float64 reference, relative to its own largest element."""
     worst = 0.0
     for i, (a, e) in enumerate(zip(actual, expected)):
-        leaf_tol = Tol(tol.ulps, tol.why, floor=float(np.abs(e).max()))
-        worst = max(worst, H.assert_agree(np.asarray(a), e, "float32", leaf_tol, f"{context}, output {i}"))
+        leaf_tol = Tol(tol.n_eps, tol.why, floor=float(np.abs(e).max()))
+        worst = max(worst, harness.assert_agree(np.asarray(a), e, "float32", leaf_tol, f"{context}, output {i}"))
     return worst
 
 
@@ -135,7 +135,7 @@ def bench_rnn(benchmark, limits, model, impl, device, pass_, length_batch, rng):
                 return ref_vjp(x, *weights, *states, dy)[:4]
         actual = call()
     else:
-        with tf.device(H.DEVICES[device]):
+        with tf.device(tf_device(device)):
             layer = keras_layer(model, weights, batch, length, impl)
         cell = layer.cell
 

@@ -7,7 +7,7 @@ import pytest
 
 import reference.tfrecord as R
 import tfimpl.tfrecord as T
-from bench.conftest import record
+from bench._support import record
 
 IMPLS = {"reference": R, "tf": T}
 OTHER = {"reference": T, "tf": R}

@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import reference.moving_average as R_ema
 import reference.nn as R
 import tfimpl.nn as T
-from bench.conftest import (STANDIN, compiled, device_axis, exact_float32, first_call, on_device, record, require_device,
-                            skip_numpy_on_gpu, timed_tf)
-from tests import harness as H
-from tests.catalog import Sample, Tol
+from bench._support import (STANDIN, compiled, device_axis, exact_float32, first_call, mlp_problem, on_device, record,
+                            require_device, skip_numpy_on_gpu, tf_device, timed_tf)
+from tests import harness
+from tests.catalog import BY_NAME
+from tests.catalog.concept import Sample, Tol
 
 IMPLS = ("numpy", "eager", "function", "xla")
 DEPTH = 3  # layers: width -> width -> width -> classes
-CLASSES = 10
 
 
 def shapes(config):
@@ -30,18 +31,6 @@ def pytest_generate_tests(metafunc):
     if "batch_width" in metafunc.fixturenames:
         cases = shapes(metafunc.config)
         metafunc.parametrize("batch_width", cases, ids=[f"b{b}-w{w}" for b, w in cases])
-
-
-def problem(batch, width, rng, depth=DEPTH):
-    """A seeded MLP problem: x (batch, width), one-hot labels, ``depth`` layers scaled by 1/sqrt(fan-in),
-    and the forward pass's FLOPs."""
-    sizes = [width] * depth + [CLASSES]
-    params = [(rng.standard_normal((a, b)).astype(np.float32) / np.float32(np.sqrt(a)),
-               rng.standard_normal(b).astype(np.float32) * np.float32(0.1)) for a, b in zip(sizes, sizes[1:])]
-    x = rng.standard_normal((batch, width)).astype(np.float32)
-    labels = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, batch)]
-    flops = 2 * batch * sum(a * b for a, b in zip(sizes, sizes[1:]))  # one multiply-add per weight per row
-    return x, labels, params, flops
 
 
 def tolerance(width):
@@ -74,7 +63,7 @@ def bench_mlp(benchmark, limits, device, pass_, impl, batch_width, rng):
     require_device(device)
     skip_numpy_on_gpu(impl, device)
     batch, width = batch_width
-    x, labels, params, flops = problem(batch, width, rng)
+    x, labels, params, flops = mlp_problem(batch, width, rng, DEPTH)
     if pass_ == "forward":
         expected = R.mlp_forward(x.astype(np.float64), [(w.astype(np.float64), b.astype(np.float64))
                                                         for w, b in params], "relu")
@@ -100,7 +89,7 @@ def bench_mlp(benchmark, limits, device, pass_, impl, batch_width, rng):
         with exact_float32(device):
             out, first_s = first_call(call)
         actual = tf.nest.map_structure(lambda t: t.numpy(), out)
-    err = H.assert_agree(actual, expected, "float32", tolerance(width),
+    err = harness.assert_agree(actual, expected, "float32", tolerance(width),
                          f"benchmark mlp {pass_} [{impl}, {device}, batch {batch}, width {width}]")
     benchmark.group = f"mlp-{pass_}-b{batch}-w{width}-{device}"
     benchmark(call)
@@ -122,9 +111,7 @@ def bench_ema_over_many_variables(benchmark, limits, device, impl, size, rng):
     tf.train.ExponentialMovingAverage(0.99).apply(variables), eager and in tf.function."""
     require_device(device)
     skip_numpy_on_gpu(impl, device)
-    import reference.moving_average as R_ema
-    from tests.catalog import all_concepts
-    tol = next(c for c in all_concepts() if c.name == "ema_update").tol["float32"]
+    tol = BY_NAME["ema_update"].tol["float32"]
     per = max(size // EMA_VARIABLES, 1)
     shadows = [rng.standard_normal(per).astype(np.float32) for _ in range(EMA_VARIABLES)]
     values = [rng.standard_normal(per).astype(np.float32) for _ in range(EMA_VARIABLES)]
@@ -134,7 +121,7 @@ def bench_ema_over_many_variables(benchmark, limits, device, impl, size, rng):
             return [R_ema.ema_update(s, v, 0.99) for s, v in zip(shadows, values)]
         actual = call()
     else:
-        with tf.device(H.DEVICES[device]):
+        with tf.device(tf_device(device)):
             variables = [tf.Variable(s) for s in shadows]
             ema = tf.train.ExponentialMovingAverage(0.99)
             ema.apply(variables)  # creates the shadows, equal to the variables' values
@@ -145,7 +132,7 @@ def bench_ema_over_many_variables(benchmark, limits, device, impl, size, rng):
         call = timed_tf(apply if impl == "eager" else tf.function(apply), [], device)
         call()
         actual = [ema.average(var).numpy() for var in variables]
-    err = max(H.assert_agree(a, e, "float32", tol, f"benchmark ema, variable {i} of {EMA_VARIABLES} "
+    err = max(harness.assert_agree(a, e, "float32", tol, f"benchmark ema, variable {i} of {EMA_VARIABLES} "
                                                    f"[{impl}, {device}, n={size}]", sample=Sample((s, v, 0.99)))
               for i, (a, e, s, v) in enumerate(zip(actual, expected, shadows, values)))
     benchmark.group = f"ema-{EMA_VARIABLES}-variables-n{size:g}-{device}"

@@ -23,29 +23,43 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 VERDICTS = {"holds": "holds", "corrected": "holds with a correction", "wrong": "the book's code is wrong"}
 
 
-def claim_of(item):
-    """(where, statement, verdict, correction) of a test item's claim marker, or None."""
-    marker = item.get_closest_marker("claim")
-    if marker is None:
-        return None
-    args, kwargs = list(marker.args), dict(marker.kwargs)
-    where = args[0] if args else kwargs.pop("where")
-    statement = args[1] if len(args) > 1 else kwargs.pop("statement")
+def parse(args, kwargs, test):
+    """(where, statement, verdict, correction) from a claim marker's arguments, validated: the one
+    parser, used on collected tests (claim_of) and on source code (tools/sidebyside.py). ``test``
+    names the test in the error an invalid marker raises."""
+    args, kwargs = list(args), dict(kwargs)
+    where = args[0] if args else kwargs.pop("where", None)
+    statement = args[1] if len(args) > 1 else kwargs.pop("statement", None)
+    if not where or not statement:
+        raise ValueError(f"{test}: a claim needs where and statement, got {args!r} {kwargs!r}")
     verdict = kwargs.get("verdict", "holds")
     if verdict not in VERDICTS:
-        raise ValueError(f"{item.nodeid}: claim verdict must be one of {sorted(VERDICTS)}, got {verdict!r}")
+        raise ValueError(f"{test}: claim verdict must be one of {sorted(VERDICTS)}, got {verdict!r}")
     if verdict != "holds" and not kwargs.get("correction"):
-        raise ValueError(f"{item.nodeid}: a claim with verdict {verdict!r} needs a correction")
+        raise ValueError(f"{test}: a claim with verdict {verdict!r} needs a correction")
     return where, statement, verdict, kwargs.get("correction", "")
+
+
+def claim_of(item):
+    """The parsed claim marker of a test item, or None."""
+    marker = item.get_closest_marker("claim")
+    return None if marker is None else parse(marker.args, marker.kwargs, item.nodeid)
+
+
+def result(claim, report):
+    """One row of the table's input: the claim and a test report's outcome."""
+    where, statement, verdict, correction = claim
+    return dict(where=where, statement=statement, verdict=verdict, correction=correction,
+                test=report.nodeid, outcome=report.outcome)
 
 
 def _page_key(where):
     """Chapters (ch4.2.1) in section order, then pages (p78) in page order, then the snippets."""
-    import re
     prefix = re.match(r"[a-z]*", where).group(0)
     numbers = tuple(int(n) for n in re.findall(r"\d+", where))
     return ({"ch": 0, "p": 1}.get(prefix, 2), numbers, where)

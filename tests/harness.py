@@ -7,50 +7,22 @@ benchmarks all go through these functions, so they judge alike.
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 import tensorflow as tf
 
-from tests.catalog import Sample, Tol, call_text
+from tests.catalog.concept import MODES, TF_REJECTIONS, XLA_ACCEPTS, Sample, Tol, call_text
+from tests.devices import tf_device
 from tests.machine import kernel_path
-
-DEVICES = {"cpu": "/CPU:0", "gpu": "/GPU:0",
-           # the benchmarks' GPU stand-in: the second logical CPU device conftest.py creates
-           "standin": "/CPU:1"}
-DEVICES.update({f"gpu{i}": f"/GPU:{i}" for i in range(1, len(tf.config.list_physical_devices("GPU")))})
-
+from tests.precision import eps, is_float_array, np_dtype, tiny
 
 # --- dtypes ---------------------------------------------------------------
-
-def np_dtype(name):
-    """NumPy dtype for a dtype name; bfloat16 is TensorFlow's (ml_dtypes) type."""
-    return np.dtype(tf.as_dtype(name).as_numpy_dtype)
-
-
-_MANTISSA_BITS = {"float16": 10, "bfloat16": 7, "float32": 23, "float64": 52}
-_MIN_EXPONENT = {"float16": -14, "bfloat16": -126, "float32": -126, "float64": -1022}
-
-
-def eps(name):
-    """Machine epsilon, the gap after 1.0: 2**-10 float16, 2**-7 bfloat16, 2**-23 float32, 2**-52 float64."""
-    return 2.0 ** -_MANTISSA_BITS[name]
-
-
-def tiny(name):
-    """Smallest positive normal number of the dtype (below it, precision is lost to underflow)."""
-    return 2.0 ** _MIN_EXPONENT[name]
-
-
-def is_float_array(a):
-    return isinstance(a, np.ndarray) and (a.dtype.kind == "f" or a.dtype.name == "bfloat16")
-
 
 def cast(sample: Sample, dtype) -> Sample:
     """The sample with its floating arrays cast to ``dtype`` (integer arrays and constants
     untouched) and what is subnormal in ``dtype`` flushed to (signed) zero: TF's CPU kernels
     flush subnormals in graph mode and not eagerly, so every mode gets the same input."""
-    dt = np_dtype(dtype)
-
     def c(a):
         return flushed(a, dtype) if is_float_array(a) else a
     return Sample(tuple(c(a) for a in sample.args), sample.kwargs, sample.id)
@@ -69,10 +41,6 @@ def upcast(sample: Sample) -> Sample:
 
 # --- execution modes ------------------------------------------------------
 
-def gpu_available():
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 MODES_DOC = """
     eager     the TF2 default: each op runs as it is called
     function  tf.function, traced once per dtype/rank signature (shape-generic)
@@ -87,7 +55,7 @@ def run(fn, sample: Sample, mode="eager", device="cpu"):
     Modes:""" + MODES_DOC
     arrays = tuple(x for a in sample.args for x in fed(a))
     call = runner(fn, sample, mode, device)
-    with tf.device(DEVICES[device]):
+    with tf.device(tf_device(device)):
         out = call(*(tf.constant(a) for a in arrays) if mode == "eager" else arrays)
     return tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), out)
 
@@ -146,7 +114,7 @@ def fed(a):
 
 def _session_runner(bound, specs, device):
     graph = tf.Graph()
-    with graph.as_default(), tf.device(DEVICES[device]):
+    with graph.as_default(), tf.device(tf_device(device)):
         placeholders = [tf.compat.v1.placeholder(s.dtype, s.shape) for s in specs]
         out = bound(*placeholders)
     sess = tf.compat.v1.Session(graph=graph)
@@ -187,13 +155,13 @@ def assert_agree(actual, expected, dtype, tol: Tol, context, record=None, sample
         where = f"output {i}: " if len(a_leaves) > 1 else ""
         worst = max(worst, _assert_leaf(np.asarray(a), np.asarray(e), dtype, tol, context, where, sc))
     if record is not None:
-        note_worst(record, worst, tol.ulps)
+        note_worst(record, worst, tol.n_eps)
     return worst
 
 
-def note_worst(key, worst, tol_ulps):
+def note_worst(key, worst, tol_eps):
     """Keep the largest error seen for ``key`` in RECORD (also merges xdist workers' records)."""
-    RECORD[key] = max(RECORD.get(key, (0.0,))[0], worst), tol_ulps
+    RECORD[key] = max(RECORD.get(key, (0.0,))[0], worst), tol_eps
 
 
 def _assert_leaf(a, e, dtype, tol, context, where, model_scale=None):
@@ -221,17 +189,17 @@ def _assert_leaf(a, e, dtype, tol, context, where, model_scale=None):
             magnitude = np.broadcast_to(np.nan_to_num(np.asarray(model_scale, np.float64), nan=0.0), e.shape)
         scale = ep * np.maximum(magnitude, tn)
         units = np.where(finite, np.maximum(np.abs(a - e) - tn, 0) / scale, 0.0)  # error in eps
-    bad = bad_nan | bad_inf | (units > tol.ulps)
+    bad = bad_nan | bad_inf | (units > tol.n_eps)
     if bad.any():
         score = np.where(bad_nan | bad_inf, np.inf, units)
         idx = np.unravel_index(int(np.argmax(np.where(bad, score, -1))), a.shape)
         detail = ("NaN/inf mismatch" if not np.isfinite(score[idx]) else
-                  f"{units[idx]:.3g} eps = {units[idx] / tol.ulps:.3g}x the tolerance" if tol.ulps else
+                  f"{units[idx]:.3g} eps = {units[idx] / tol.n_eps:.3g}x the tolerance" if tol.n_eps else
                   "an exact match is required")
         raise AssertionError(
             f"{context}\n  {where}{int(bad.sum())} of {a.size} elements disagree; worst at index {idx}: "
             f"TF {a[idx]!r} vs reference {e[idx]!r} ({detail})\n"
-            f"  tolerance: {tol.ulps} eps x " + (f"the error model's scale, {magnitude[idx]:.3g} there"
+            f"  tolerance: {tol.n_eps} eps x " + (f"the error model's scale, {magnitude[idx]:.3g} there"
                                                   if model_scale is not None else
                                                   f"max(|reference|, floor {tol.floor})") + f" - {tol.why}")
     return float(units.max()) if units.size else 0.0
@@ -270,7 +238,7 @@ def _judge_values(concept, s, actual, dtype, mode, device):
     fact = kernel_fact(concept, s.id, dtype, mode, device)
     if fact is not None:
         expected = fact.expected(*upcast(s).args, **s.kwargs)
-        tol = Tol(fact.ulps, "relative to the answer the fact states")
+        tol = Tol(fact.n_eps, "relative to the answer the fact states")
         first, before = fact.versions
         ctx += (f"\n  expected TF's answer on kernel path {fact.path}, TF {tf.__version__} (the fact holds from "
                 f"{first or 'the oldest release'} to {'before ' + before if before else 'the newest'}), "
@@ -284,7 +252,7 @@ def kernel_fact(concept, edge_id, dtype, mode, device="cpu"):
     """The concept's KernelFact for this edge on this process's kernel path and TF release, if any."""
     if device != "cpu" or not edge_id:
         return None
-    path, version = kernel_path(), tf.__version__
+    path, version = kernel_path(dtype), tf.__version__
     return next((f for f in concept.kernel_facts if f.applies(edge_id, path, version, dtype, mode)), None)
 
 
@@ -415,15 +383,11 @@ def check_finite_differences(concept, side, sample, dy, directions):
 
 def check_rejects(concept, case, modes=None, device="cpu"):
     """Both sides reject ``case`` for the same reason. The reference raises ``case.ref_error``
-    with a message matching ``case.match``; TF, in every mode, raises one of ``case.tf_errors``
+    with a message matching ``case.match``; TF, in every mode, raises one of ``case.tf_types``
     with a message matching ``case.tf_match`` (None: ``case.match``), except under XLA where
     ``case.xla_match`` says otherwise: a pattern of XLA's own error, or XLA_ACCEPTS (XLA
     returns a value, and ``case.xla_why`` says why). Accepting, raising another type or
     another message all fail, with a one-line reproduction."""
-    import re
-
-    from tests.catalog import MODES, XLA_ACCEPTS, tf_errors
-
     def gist(e):
         """The message without TF's stack traces: its first few lines of text."""
         lines = [ln.strip() for ln in str(e).splitlines()
@@ -453,7 +417,7 @@ def check_rejects(concept, case, modes=None, device="cpu"):
             if pattern == XLA_ACCEPTS:
                 raise AssertionError(f"{head} [{where}]: XLA was expected to accept it ({case.xla_why}), "
                                      f"but raised {type(e).__name__}: {first}\n{repro}") from e
-            allowed = case.tf_errors or tf_errors()
+            allowed = case.tf_types or TF_REJECTIONS
             if not isinstance(e, allowed):
                 raise AssertionError(f"{head} [{where}]: TF raised {type(e).__name__}, expected one of "
                                      f"{[t.__name__ for t in allowed]}: {first}\n{repro}") from e

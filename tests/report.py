@@ -4,7 +4,10 @@ the tolerance the tests allow.
 
     pytest tests/test_catalog.py --agreement-report -q
 """
-from tests.catalog import MODES
+import json
+import os
+
+from tests.catalog.concept import MODES
 
 
 def format_report(record):
@@ -34,8 +37,6 @@ def format_report(record):
 def write_report(record, text, folder):
     """The report as build/agreement.md (the text, for people) and build/agreement.json (one object
     per concept x check x dtype x mode, for tools such as the side-by-side pages)."""
-    import json
-    import os
     os.makedirs(folder, exist_ok=True)
     md, js = os.path.join(folder, "agreement.md"), os.path.join(folder, "agreement.json")
     with open(md, "w") as f:

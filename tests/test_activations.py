@@ -9,14 +9,15 @@ import reference.activations as R
 import reference.nn as RN
 import tfimpl.activations as T
 import tfimpl.nn as TN
-from tests import harness as H
+from tests import harness, precision
+from tests.catalog import strategies
+from tests.catalog.concept import Sample
 from tests.harness import assert_within
-from tests.catalog import _strategies as S
 
 
 def batches(bound=30.0):
     """Logits of shape (batch, classes) with at least one class."""
-    return S.arrays(st.tuples(st.integers(1, 4), st.integers(1, 5)), bound)
+    return strategies.arrays(st.tuples(st.integers(1, 4), st.integers(1, 5)), bound)
 
 
 @given(batches())
@@ -33,7 +34,7 @@ def test_softmax_outputs_are_positive_and_sum_to_one_along_the_axis(x):
 
 def rounded(x, dtype):
     """x rounded to ``dtype`` (returned in that dtype) and the same values in float64."""
-    xd = np.asarray(x).astype(H.np_dtype(dtype))
+    xd = np.asarray(x).astype(precision.np_dtype(dtype))
     return xd, xd.astype(np.float64)
 
 
@@ -43,7 +44,7 @@ def softmax_bound(x, dtype):
     the n-term sum (<= n/2 roundings, relative) and the divide (eps/2); all relative to p:
     p * eps * (|z| / 2 + n / 2 + 1.5)."""
     z = x - x.max(axis=-1, keepdims=True)
-    return R.softmax(x) * H.eps(dtype) * (np.abs(z) / 2 + x.shape[-1] / 2 + 1.5)
+    return R.softmax(x) * precision.eps(dtype) * (np.abs(z) / 2 + x.shape[-1] / 2 + 1.5)
 
 
 def log_softmax_bound(x, dtype):
@@ -53,12 +54,12 @@ def log_softmax_bound(x, dtype):
     the final subtraction eps/2 |y|: eps * (|z| / 2 + max|z| / 2 + 1 + n / 2 + |lse| + |y| / 2)."""
     z = x - x.max(axis=-1, keepdims=True)
     lse = np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
-    return H.eps(dtype) * (np.abs(z) / 2 + np.abs(z).max(axis=-1, keepdims=True) / 2 + 1 + x.shape[-1] / 2
+    return precision.eps(dtype) * (np.abs(z) / 2 + np.abs(z).max(axis=-1, keepdims=True) / 2 + 1 + x.shape[-1] / 2
                            + np.abs(lse) + np.abs(z - lse) / 2)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@given(x=batches(), c=S.floats(1e3))
+@given(x=batches(), c=strategies.floats(1e3))
 @pytest.mark.claim("ch4.2.1", "softmax depends only on the differences between its inputs: softmax(x + c) = softmax(x)")
 def test_softmax_is_shift_invariant(dtype, x, c):
     """softmax(x + c) == softmax(x): the max shift inside softmax relies on exactly this.
@@ -74,7 +75,7 @@ def test_softmax_is_shift_invariant(dtype, x, c):
     for name, f, ep_dtype in (("reference", R.softmax, "float64"), ("tf", lambda z: T.softmax(z).numpy(), dtype)):
         shift = s64 if name == "reference" else sd
         base = x64 if name == "reference" else xd
-        bound = (R.softmax(x64) * H.eps(dtype) * m * (1 + H.eps(dtype) * m)
+        bound = (R.softmax(x64) * precision.eps(dtype) * m * (1 + precision.eps(dtype) * m)
                  + softmax_bound(x64, ep_dtype) + softmax_bound(s64, ep_dtype))
         assert_within(f(shift), f(base), bound, f"{name} softmax(x + c) vs softmax(x), dtype {dtype}, "
                                                 f"x={x.tolist()}, c={c}")
@@ -83,6 +84,15 @@ def test_softmax_is_shift_invariant(dtype, x, c):
         assert_within(T.softmax(logits).numpy(), R.softmax(logits64),
                       softmax_bound(logits64, dtype) + softmax_bound(logits64, "float64"),
                       f"tf softmax vs the float64 reference, dtype {dtype}, logits={logits64.tolist()}")
+
+
+def test_a_shift_invariant_but_wrong_softmax_fails_the_shift_invariance_claim(monkeypatch):
+    """Finding 7: the named tests compared TF with TF. A softmax at temperature 1.01 is shift
+    invariant and sums to 1, so that check passed it; routed through the reference, it fails."""
+    real = T.softmax
+    monkeypatch.setattr(T, "softmax", lambda logits, axis=-1: real(logits / 1.01, axis=axis))
+    with pytest.raises(AssertionError):
+        test_softmax_is_shift_invariant(dtype="float32")
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float64"])
@@ -96,18 +106,18 @@ def test_log_softmax_equals_log_of_softmax_where_softmax_does_not_underflow(dtyp
     # log, which adds its own ulp of |log p| (eps |y|). log_softmax: log_softmax_bound. The two
     # forms agree to the sum of both bounds; each agrees with the exact value to its own.
     y = R.log_softmax(x64)
-    log_of_softmax = softmax_bound(x64, dtype) / np.exp(y) + H.eps(dtype) * np.abs(y)
+    log_of_softmax = softmax_bound(x64, dtype) / np.exp(y) + precision.eps(dtype) * np.abs(y)
     direct = log_softmax_bound(x64, dtype)
     tf_direct, tf_log = T.log_softmax(xd).numpy(), tf.math.log(T.softmax(xd)).numpy()
     assert_within(tf_direct, tf_log, direct + log_of_softmax, f"tf, dtype {dtype}, logits={x64.tolist()}")
     with np.errstate(divide="ignore"):
         ref_log = np.log(R.softmax(x64))
     assert_within(y, ref_log, log_softmax_bound(x64, "float64") + softmax_bound(x64, "float64") / np.exp(y)
-                  + H.eps("float64") * np.abs(y), f"reference, logits={x64.tolist()}")
+                  + precision.eps("float64") * np.abs(y), f"reference, logits={x64.tolist()}")
     assert_within(tf_direct, y, direct + log_softmax_bound(x64, "float64"),
                   f"tf log_softmax vs the float64 reference, dtype {dtype}, logits={x64.tolist()}")
     assert_within(tf_log, ref_log, log_of_softmax + softmax_bound(x64, "float64") / np.exp(y)
-                  + H.eps("float64") * np.abs(y),
+                  + precision.eps("float64") * np.abs(y),
                   f"tf log(softmax) vs the float64 reference, dtype {dtype}, logits={x64.tolist()}")
 
 
@@ -129,14 +139,14 @@ def dense_pair(dtype):
         return RN.dense(*(np.asarray(a, np.float64) for a in (x, w, b)), activation)
 
     def tf_(x, w, b, activation=None):
-        return TN.dense(*(np.asarray(a).astype(H.np_dtype(dtype)) for a in (x, w, b)), activation).numpy()
+        return TN.dense(*(np.asarray(a).astype(precision.np_dtype(dtype)) for a in (x, w, b)), activation).numpy()
     return (("reference", ref, "float64"), ("tf", tf_, dtype))
 
 
 def dot_bound(dtype, terms, n):
     """Rounding error of sums of ``n`` terms whose magnitudes add up to ``terms`` (a product or a
     bias each), summed in any order: <= n eps/2 * sum |term| (Higham's gamma_n, first order)."""
-    return n * H.eps(dtype) / 2 * terms
+    return n * precision.eps(dtype) / 2 * terms
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
@@ -166,7 +176,7 @@ def test_stacked_linear_layers_without_an_activation_collapse_to_one_linear_laye
     assert np.abs(design @ fit - results["reference"][2]).max() > 1e6 * dot_bound("float64", s, 10).max(), \
         "the relu network is affine?"
     for i, what in enumerate(("two layers", "one layer", "relu network")):
-        bound = (10 if i != 1 else 5) * (H.eps(dtype) + H.eps("float64")) / 2 * s
+        bound = (10 if i != 1 else 5) * (precision.eps(dtype) + precision.eps("float64")) / 2 * s
         assert_within(results["tf"][i], results["reference"][i], bound,
                       f"tf vs the float64 reference: {what}, dtype {dtype}")
 
@@ -212,9 +222,8 @@ def test_relu_gradient_at_the_kink_is_zero_by_tf_convention(dtype):
 @pytest.mark.parametrize("dtype", ["int32", "int64"])
 def test_relu_takes_integers_on_both_sides_and_keeps_their_dtype(dtype, mode):
     """tf.nn.relu accepts integer tensors, and so does the reference: the one catalog concept for
-    which integer input is not an error (the others' integer ErrorCases are in the catalog)."""
-    from tests.catalog import Sample
+    which integer input is not an error (the others' integer BadInputs are in the catalog)."""
     x = np.array([-3, 0, 2, 7], dtype)
-    ref, out = R.relu(x), H.run(T.relu, Sample((x,)), mode)
+    ref, out = R.relu(x), harness.run(T.relu, Sample((x,)), mode)
     assert out.dtype == ref.dtype == x.dtype, (out.dtype, ref.dtype)
     assert out.tolist() == ref.tolist() == [0, 0, 2, 7]

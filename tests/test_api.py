@@ -15,8 +15,9 @@ import tensorflow as tf
 
 import reference
 import tfimpl
-from tests import harness as H
-from tests.catalog import Sample, all_concepts, call_text
+from tests import harness
+from tests.catalog import BY_NAME, CATALOG
+from tests.catalog.concept import Sample, call_text
 
 SIDES = {side: {m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")}
          for side, pkg in (("reference", reference), ("tfimpl", tfimpl))}
@@ -226,9 +227,8 @@ def variant(sample, kind):
             Sample(tuple(a[2] for a in args), {k: v[2] for k, v in kwargs.items()}, sample.id))
 
 
-CASES = [pytest.param(c.name, kind, id=f"{c.name}-{kind}") for c in all_concepts() for kind in KINDS
+CASES = [pytest.param(c.name, kind, id=f"{c.name}-{kind}") for c in CATALOG for kind in KINDS
          if variant(first_full_edge(c), kind) is not None]
-BY_NAME = {c.name: c for c in all_concepts()}
 
 
 def _typed_float(value):
@@ -274,6 +274,6 @@ def test_both_sides_accept_the_same_argument_kinds_and_agree(concept, kind):
     typed = any(_typed_float(v) for v in list(tf_args) + list(tf_kwargs.values()))
     want = np.asarray(tf.nest.flatten(expected)[0]).dtype.name if typed else "float32"
     assert dtype == want, f"{concept.name} [{kind}]: TF returned {dtype}, expected {want}\n  {call}"
-    rounded = H.cast(canonical, dtype)
-    H.assert_agree(actual, H.reference(concept.ref, rounded), dtype, concept.tol[dtype],
+    rounded = harness.cast(canonical, dtype)
+    harness.assert_agree(actual, harness.reference(concept.ref, rounded), dtype, concept.tol[dtype],
                    f"{concept.name} [{kind}, eager]\n  reproduce: {call}", sample=rounded)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEFAULT_MIN_ROUNDS
+from bench._support import DEFAULT_MIN_ROUNDS
 from tools import plot_bench
 
 ROOT = Path(__file__).resolve().parents[1]

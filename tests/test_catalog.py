@@ -1,7 +1,7 @@
 """Generic tests: every catalog entry through the whole matrix.
 
 Each test id names the concept, dtype and mode, e.g. test_agreement[softmax-float32-xla];
-GPU variants end in -gpu and skip, with the reason, where no GPU is visible.
+GPU twins end in -gpu and are collected only where a GPU is visible (tests/devices.py).
 """
 import numpy as np
 import pytest
@@ -9,34 +9,23 @@ import tensorflow as tf
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from conftest import device_params
-from tests import harness as H
-from tests.catalog import DTYPES, MODES, all_concepts
-from tests.catalog import _strategies as S
-
-CONCEPTS = all_concepts()
-BY_NAME = {c.name: c for c in CONCEPTS}
+from tests import harness
+from tests.catalog import BY_NAME, CATALOG, strategies
+from tests.catalog.concept import MODES
+from tests.devices import device_params
 
 
 def matrix(concepts, need=None):
-    """concept x dtype x mode x device, minus the entry's declared skips."""
-    params = []
-    for c in concepts:
-        if need and getattr(c, need) is None:
-            continue
-        for dtype in c.dtypes:
-            for mode in MODES:
-                for p in device_params(f"{c.name}-{dtype}-{mode}", c.name, dtype, mode):
-                    reason = c.skips.get((dtype, mode))
-                    params.append(pytest.param(*p.values, id=p.id, marks=list(p.marks) + (
-                        [pytest.mark.skip(reason=reason)] if reason else [])))
-    return params
+    """concept x dtype x mode x device."""
+    return [p for c in concepts if not (need and getattr(c, need) is None)
+            for dtype in c.dtypes for mode in MODES
+            for p in device_params(f"{c.name}-{dtype}-{mode}", c.name, dtype, mode)]
 
 
 def cotangent(data, expected):
     """An upstream gradient dy shaped like the function's output(s), drawn by hypothesis."""
     return tf.nest.map_structure(
-        lambda e: data.draw(S.arrays(np.shape(e), 1.0), label="dy"), expected)
+        lambda e: data.draw(strategies.arrays(np.shape(e), 1.0), label="dy"), expected)
 
 
 def fixed_cotangent(expected, seed=0):
@@ -46,79 +35,79 @@ def fixed_cotangent(expected, seed=0):
 
 # --- values ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CONCEPTS))
+@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CATALOG))
 @given(data=st.data())
 def test_agreement(concept, dtype, mode, device, data):
     """TF agrees with the float64 reference on inputs hypothesis draws."""
     concept = BY_NAME[concept]
-    sample = data.draw(concept.samples(), label="sample")
-    for region in S.regions(sample):
+    sample = data.draw(concept.strategy(), label="sample")
+    for region in strategies.regions(sample):
         event(region)
-    H.check_values(concept, sample, dtype, mode, device)
+    harness.check_values(concept, sample, dtype, mode, device)
 
 
-@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CONCEPTS))
+@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CATALOG))
 def test_edge_cases(concept, dtype, mode, device):
     """Empty batch, one element, extreme magnitudes, inf and NaN: values (and, where
     finite, gradients) agree, dtype and shape preserved."""
     concept = BY_NAME[concept]
     assert concept.edges, f"{concept.name} pins no edge cases"
     for sample in concept.edges:
-        if concept.tf_vjp and sample.id in concept.grad_edges:
-            dy = fixed_cotangent(H.reference(concept.ref, H.cast(sample, dtype)))
-            H.check_values_and_gradient(concept, sample, dy, dtype, mode, device)
+        if concept.tf_vjp and sample.id in concept.grad_edge_ids:
+            dy = fixed_cotangent(harness.reference(concept.ref, harness.cast(sample, dtype)))
+            harness.check_values_and_gradient(concept, sample, dy, dtype, mode, device)
         else:
-            H.check_values(concept, sample, dtype, mode, device)
+            harness.check_values(concept, sample, dtype, mode, device)
 
 
-@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CONCEPTS))
+@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CATALOG))
 def test_deterministic(concept, dtype, mode, device):
     """The same input gives bitwise-identical TF results twice in a row (on the largest
     edge case: a fixed shape, so at most one more XLA compile)."""
     concept = BY_NAME[concept]
-    sample = H.cast(max(concept.edges, key=lambda s: sum(np.size(a) for a in s.args)), dtype)
-    first, second = (tf.nest.flatten(H.run(concept.tf, sample, mode, device)) for _ in range(2))
+    sample = harness.cast(max(concept.edges, key=lambda s: sum(np.size(a) for a in s.args)), dtype)
+    first, second = (tf.nest.flatten(harness.run(concept.tf, sample, mode, device)) for _ in range(2))
     for a, b in zip(first, second):
         assert a.tobytes() == b.tobytes(), f"{concept.name} [{dtype}, {mode}] differs between two identical calls"
 
 
 # --- gradients ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CONCEPTS, need="tf_vjp"))
+@pytest.mark.parametrize("concept,dtype,mode,device", matrix(CATALOG, need="tf_vjp"))
 @given(data=st.data())
 def test_gradient_matches_reference(concept, dtype, mode, device, data):
     """GradientTape's gradient equals the hand-derived one (reference *_vjp)."""
     concept = BY_NAME[concept]
-    sample = data.draw(concept.samples(), label="sample")
-    dy = cotangent(data, H.reference(concept.ref, H.cast(sample, dtype)))
-    H.check_gradient(concept, sample, dy, dtype, mode, device)
+    sample = data.draw(concept.strategy(), label="sample")
+    dy = cotangent(data, harness.reference(concept.ref, harness.cast(sample, dtype)))
+    harness.check_gradient(concept, sample, dy, dtype, mode, device)
 
 
-@pytest.mark.parametrize("concept", [c.name for c in CONCEPTS if c.tf_vjp])
+@pytest.mark.parametrize("concept", [c.name for c in CATALOG if c.tf_vjp])
 @pytest.mark.parametrize("side", ["reference", "tf"])
 @given(data=st.data())
 def test_gradient_matches_finite_differences(concept, side, data):
     """Both gradients equal float64 central differences along random directions,
     sampled away from kinks (which have their own named tests)."""
     concept = BY_NAME[concept]
-    sample = data.draw(concept.samples(), label="sample")
+    sample = data.draw(concept.strategy(), label="sample")
     if concept.off_kink:
-        sample = concept.off_kink(sample, 10 * H.FD_STEP)
-    dy = cotangent(data, H.reference(concept.ref, sample))
-    directions = [[data.draw(S.arrays(np.shape(sample.args[i]), 1.0), label="direction") for i in concept.wrt_of(sample)]
+        sample = concept.off_kink(sample, 10 * harness.FD_STEP)
+    dy = cotangent(data, harness.reference(concept.ref, sample))
+    directions = [[data.draw(strategies.arrays(np.shape(sample.args[i]), 1.0), label="direction") for i in concept.wrt_of(sample)]
                   for _ in range(2)]
-    H.check_finite_differences(concept, side, sample, dy, directions)
+    harness.check_finite_differences(concept, side, sample, dy, directions)
 
 
 # --- bad input -----------------------------------------------------------------------
 
-ERROR_CASES = [pytest.param(c.name, e, id=f"{c.name}-{e.id}") for c in CONCEPTS for e in c.errors]
+BAD_INPUTS = [pytest.param(c.name, case, id=f"{c.name}-{case.id}") for c in CATALOG for case in c.bad_inputs]
 
 
-@pytest.mark.parametrize("concept,case", ERROR_CASES)
+@pytest.mark.parametrize("concept,case", BAD_INPUTS)
 def test_rejects_bad_input(concept, case):
     """Both sides reject the same input for the same reason: the reference raises a message
     naming the argument, the expectation and what was given; TensorFlow raises the same
     message in every mode (eager, tf.function, XLA, TF1 graph), or what the case says XLA
     does where a check can only run when the graph runs."""
-    H.check_rejects(BY_NAME[concept], case)
+    harness.check_rejects(BY_NAME[concept], case)

@@ -19,12 +19,12 @@ import tensorflow as tf
 from tensorflow.python.framework import kernels
 
 import tfimpl.devices as T
-from conftest import NO_GPU
+from tests.devices import NO_GPU, gpus
 from tests.isolated import probe
 from tests.machine import kernel_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GPUS = tf.config.list_physical_devices("GPU")
+GPUS = gpus()
 HAS_GPU = bool(GPUS)
 CPU0 = "/job:localhost/replica:0/task:0/device:CPU:0"
 CPU1 = "/job:localhost/replica:0/task:0/device:CPU:1"
@@ -386,7 +386,7 @@ if mode == "tf2-growth":
     with tf.device("/GPU:0"):
         float(tf.reduce_sum(tf.ones((1024, 1024))))  # 4 MB on the GPU
     try:
-        tf.config.experimental.set_memory_growth(tf.config.list_physical_devices("GPU")[0], False)
+        tf.config.experimental.set_memory_growth(gpus()[0], False)
     except RuntimeError as e:
         late = str(e)
 else:

@@ -8,11 +8,13 @@ import tensorflow as tf
 
 import reference.image as R
 import tfimpl.image as T
-from tests import harness as H
-from tests.catalog import DTYPES, Sample, all_concepts
+from tests import harness
+from tests.catalog import BY_NAME
 from tests.catalog import image as CI
-from tests.harness import assert_within, eps
+from tests.catalog.concept import Sample
+from tests.harness import assert_within
 from tests.isolated import probe
+from tests.precision import DTYPES, eps
 
 EPS32 = eps("float32")
 
@@ -198,7 +200,7 @@ def test_nearest_gradient_adds_dy_into_the_copied_pixel_and_has_no_xla_kernel():
     """Each input pixel collects the dy of every output that copied it (ResizeNearestNeighborGrad,
     summed in the image's dtype), eagerly, in tf.function and in a Session, for every dtype; XLA has
     no kernel for it, so the catalog's nearest entry checks values only."""
-    nearest = next(c for c in all_concepts() if c.name == "resize_nearest")
+    nearest = BY_NAME["resize_nearest"]
     nearest = nearest.replace(ref_vjp=R.resize_vjp, tf_vjp=T.resize_vjp,
                               grad_tol=CI.modelled(CI.nearest_vjp_error, "the dy of each copy, summed in the dtype"))
     rng = np.random.default_rng(2)
@@ -206,9 +208,9 @@ def test_nearest_gradient_adds_dy_into_the_copied_pixel_and_has_no_xla_kernel():
     dy = rng.uniform(-1, 1, (2, 5, 8, 2))
     for dtype in DTYPES:
         for mode in ("eager", "function", "graph"):
-            H.check_gradient(nearest, sample, dy, dtype, mode)
+            harness.check_gradient(nearest, sample, dy, dtype, mode)
     with pytest.raises(tf.errors.InvalidArgumentError, match="ResizeNearestNeighborGrad"):
-        H.check_gradient(nearest, sample, dy, "float32", "xla")
+        harness.check_gradient(nearest, sample, dy, "float32", "xla")
 
 
 def test_xla_standardization_gradient_is_nan_on_a_uniform_image():
@@ -348,7 +350,7 @@ def test_float64_to_float16_rounds_twice_through_float32_in_every_mode():
     once = R.convert_image_dtype(x, "float16")
     assert once.tolist() == [1 + 2.0 ** -10, 1.0, 1 + 2 * 2.0 ** -10]
     for mode in ("eager", "function", "xla", "graph"):
-        twice = H.run(lambda image: T.convert_image_dtype(image, "float16"), Sample((x,)), mode)
+        twice = harness.run(lambda image: T.convert_image_dtype(image, "float16"), Sample((x,)), mode)
         assert twice.tolist() == [1.0, 1.0, 1 + 2 * 2.0 ** -10], (mode, twice)
         np.testing.assert_array_equal(twice, x.astype(np.float32).astype(np.float16))
     x32 = np.random.default_rng(6).uniform(0, 2, 1000).astype(np.float32)

@@ -1,4 +1,5 @@
 """Named facts about the losses, each checked against real TensorFlow / Keras."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,9 +8,10 @@ from hypothesis import strategies as st
 
 import reference.losses as R
 import tfimpl.losses as T
-from tests import harness as H
-from tests.harness import assert_within
 from reference.activations import softmax as ref_softmax
+from tests import harness, precision
+from tests.catalog.concept import Sample
+from tests.harness import assert_within
 
 
 def rand_probs(rng, n, m):
@@ -150,7 +152,7 @@ def xent_bound(logits, ids, dtype):
     z = logits - logits.max(axis=-1, keepdims=True)
     lse = np.log(np.sum(np.exp(z), axis=-1))
     z_id = np.take_along_axis(z, ids[:, None], axis=-1)[:, 0]
-    return H.eps(dtype) * (np.abs(z_id) / 2 + np.abs(z).max(axis=-1, initial=0.0) / 2 + 1 + logits.shape[-1] / 2
+    return precision.eps(dtype) * (np.abs(z_id) / 2 + np.abs(z).max(axis=-1, initial=0.0) / 2 + 1 + logits.shape[-1] / 2
                            + np.abs(lse) + np.abs(lse - z_id) / 2)
 
 
@@ -162,7 +164,7 @@ def test_sparse_loss_equals_dense_loss_with_one_hot_labels(dtype, seed, n, m):
     float16 is left out only because its range makes exp(z) underflow from z = -17."""
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, m, n)
-    logits = (rng.standard_normal((n, m)) * 5).astype(H.np_dtype(dtype))
+    logits = (rng.standard_normal((n, m)) * 5).astype(precision.np_dtype(dtype))
     logits64 = logits.astype(np.float64)
     labels = one_hot(ids, m)
     bound = xent_bound(logits64, ids, dtype)
@@ -187,13 +189,12 @@ def test_sparse_loss_equals_dense_loss_with_one_hot_labels(dtype, seed, n, m):
 def test_sparse_loss_takes_uint8_class_ids_as_mnist_stores_them(mode):
     """The op takes int32/int64 ids only; tfimpl casts other integer ids to int64 and the reference
     takes any integer dtype, so uint8 ids give, on each side, the loss int64 ids give."""
-    from tests.catalog import Sample
     ids = np.array([3, 0, 9], np.uint8)
     logits = np.random.default_rng(5).standard_normal((3, 10)) * 5
     ref = R.sparse_softmax_cross_entropy_with_logits(ids, logits)
     np.testing.assert_array_equal(ref, R.sparse_softmax_cross_entropy_with_logits(ids.astype(np.int64), logits))
-    got = H.run(T.sparse_softmax_cross_entropy_with_logits, Sample((ids, logits)), mode)
-    np.testing.assert_array_equal(got, H.run(T.sparse_softmax_cross_entropy_with_logits,
+    got = harness.run(T.sparse_softmax_cross_entropy_with_logits, Sample((ids, logits)), mode)
+    np.testing.assert_array_equal(got, harness.run(T.sparse_softmax_cross_entropy_with_logits,
                                              Sample((ids.astype(np.int64), logits)), mode))
     assert_within(got, ref, 2 * xent_bound(logits, ids.astype(np.int64), "float64"), f"tf vs reference [{mode}]")
 
@@ -203,16 +204,14 @@ def test_out_of_range_class_id_is_rejected_except_under_xla_which_returns_nan(mo
     """TF's CPU kernel raises, its GPU kernel returns NaN; tfimpl's explicit asserts make
     every device reject it eagerly, in tf.function and in a Session. XLA compiles Assert
     ops away and returns NaN: a jit-compiled caller must check ids itself."""
-    from tests import harness as H
-    from tests.catalog import Sample
     sample = Sample((np.array([0, 3]), np.ones((2, 3))))
     with pytest.raises(ValueError, match=r"labels must be class ids in \[0, 3\), got 3 at index \(1,\)"):
         R.sparse_softmax_cross_entropy_with_logits(*sample.args)
     if mode == "xla":
-        assert np.isnan(H.run(T.sparse_softmax_cross_entropy_with_logits, sample, mode)[1])
+        assert np.isnan(harness.run(T.sparse_softmax_cross_entropy_with_logits, sample, mode)[1])
     else:
         with pytest.raises(tf.errors.InvalidArgumentError, match="class ids"):
-            H.run(T.sparse_softmax_cross_entropy_with_logits, sample, mode)
+            harness.run(T.sparse_softmax_cross_entropy_with_logits, sample, mode)
 
 
 def test_zero_label_times_minus_inf_logit_is_nan_eagerly_but_zero_under_xla():
@@ -225,7 +224,6 @@ def test_zero_label_times_minus_inf_logit_is_nan_eagerly_but_zero_under_xla():
 
 
 def test_keras_loss_objects_average_the_per_example_losses_over_the_batch():
-    import keras
     rng = np.random.default_rng(1)
     logits = (rng.standard_normal((6, 4)) * 3).astype(np.float32)
     ids = rng.integers(0, 4, 6)

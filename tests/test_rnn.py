@@ -12,7 +12,8 @@ import tensorflow as tf
 
 import reference.rnn as R
 import tfimpl.rnn as T
-from tests.catalog import _errors as E
+from tests import precision
+from tests.catalog import error_models
 from tests.harness import assert_within
 
 EPS64 = 2.0 ** -52
@@ -170,26 +171,26 @@ def lstm_step_bound(dtype, x, h, c, kernel, recurrent_kernel, bias, dh=0.0, dc=0
     reaches z through |R|; each gate's activation passes z's error on with its slope and adds its
     own ulps; c' = f c + i g and h' = o tanh(c') carry their factors' errors and round each product
     and sum. Returns ((h', c'), (bound of h', bound of c'))."""
-    eps = E.EPS[dtype]
+    eps = precision.EPS[dtype]
     if fused:
         xh, w = np.hstack([x, h]), np.vstack([kernel, recurrent_kernel])
         m = xh @ w
         z = m + bias
-        rounding = E.matmul_error(dtype, xh, w, m) + 0.5 * np.abs(z) + 0.5 * np.abs(z) + 0.5 * np.abs(m)
+        rounding = error_models.matmul_error(dtype, xh, w, m) + 0.5 * np.abs(z) + 0.5 * np.abs(z) + 0.5 * np.abs(m)
     else:
         xk, hr = x @ kernel, h @ recurrent_kernel
         z = xk + hr + bias
-        rounding = (E.matmul_error(dtype, x, kernel, xk) + E.matmul_error(dtype, h, recurrent_kernel, hr)
+        rounding = (error_models.matmul_error(dtype, x, kernel, xk) + error_models.matmul_error(dtype, h, recurrent_kernel, hr)
                     + 0.5 * np.abs(xk + hr) + 0.5 * np.abs(z))
     dz = eps * rounding + np.broadcast_to(dh, h.shape) @ np.abs(recurrent_kernel)
     zs, dzs = np.split(z, 4, axis=-1), np.split(dz, 4, axis=-1)
     (i, f, g, o) = (sigmoid(zs[0]), sigmoid(zs[1]), np.tanh(zs[2]), sigmoid(zs[3]))
-    di, df, dg, do = (eps * E.activation_error(dtype, name, zk, dzk / eps)
+    di, df, dg, do = (eps * error_models.activation_error(dtype, name, zk, dzk / eps)
                       for name, zk, dzk in zip(("sigmoid", "sigmoid", "tanh", "sigmoid"), zs, dzs))
     c_new = f * c + i * g
     dc_new = np.abs(c) * df + f * dc + np.abs(g) * di + i * dg + eps * (np.abs(f * c) + np.abs(i * g) + np.abs(c_new))
     tc = np.tanh(c_new)
-    dtc = eps * E.activation_error(dtype, "tanh", c_new, dc_new / eps)
+    dtc = eps * error_models.activation_error(dtype, "tanh", c_new, dc_new / eps)
     h_new = o * tc
     return (h_new, c_new), (np.abs(tc) * do + o * dtc + 0.5 * eps * np.abs(h_new), dc_new)
 
@@ -522,6 +523,6 @@ def test_a_seeded_lstm_predicts_held_out_sine_values_with_rmse_below_0_01():
     # the float32 model against that: a worst-case first-order bound (absolute values all the way:
     # measured errors use about 0.2 % of it, rounding errors of random sign cancel)
     h, dh = lstm_forward_bound("float32", x64, kernel, recurrent_kernel, bias)
-    readout = (dh @ np.abs(w_out) + 2.0 ** -23 * (E.matmul_error("float32", h, w_out, h @ w_out)
+    readout = (dh @ np.abs(w_out) + 2.0 ** -23 * (error_models.matmul_error("float32", h, w_out, h @ w_out)
                                                   + 0.5 * np.abs(ref)))
     assert_within(predicted, ref, readout, "Keras float32 predictions vs reference.rnn.lstm + readout in float64")

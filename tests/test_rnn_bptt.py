@@ -2,15 +2,16 @@
 GradientTape through Keras's layers and against float64 finite differences, element by element;
 and the facts about the layers the BPTT pages rest on. The values and gradients in every dtype and
 mode are the catalog's (tests/catalog/rnn.py); the book's RNN claims are tests/test_rnn.py's."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import reference.rnn as R
 import tfimpl.rnn as T
-from tests import harness as H
-from tests.catalog import Sample
+from tests import harness
 from tests.catalog import rnn as C
+from tests.catalog.concept import Sample
 
 GATES = {"simple_rnn": 1, "lstm": 4}
 STATES = {"simple_rnn": 1, "lstm": 2}
@@ -63,13 +64,13 @@ def test_hand_bptt_equals_gradient_tape_and_finite_differences_for_every_weight_
     hand = ref_vjp(*args, dy)
     tape = [g.numpy() for g in tf_vjp(*args, dy)]
     concept = next(c for c in C.CATALOG if c.name == name)
-    H.assert_agree(tape, hand, "float64", concept.grad_tol["float64"],
+    harness.assert_agree(tape, hand, "float64", concept.grad_tol["float64"],
                    f"{name}: GradientTape vs the NumPy BPTT", sample=Sample(args + (dy,)))
     numeric = finite_differences(ref, args, dy)
     for what, g, n in zip(NAMES[name], hand, numeric):
         # h = 1e-3, fourth order: truncation ~ h^4 = 1e-12 and rounding ~ 1e-16 / h = 1e-13 of the
         # outputs' scale (O(1) here); 1e-8 leaves room for both and still shows any missing term
-        H.assert_within(g, n, 1e-8 * (1 + np.abs(n)), f"{name} {what}: BPTT vs finite differences")
+        harness.assert_within(g, n, 1e-8 * (1 + np.abs(n)), f"{name} {what}: BPTT vs finite differences")
 
 
 @pytest.mark.parametrize("name", ["simple_rnn", "lstm"])
@@ -115,8 +116,8 @@ def test_a_shared_weights_bptt_gradient_is_the_sum_of_each_steps_copy():
     for what, steps_grads, h, lay in zip(("dK", "dR", "db"), per_step, hand, layer):
         summed = np.sum([g.numpy() for g in steps_grads], axis=0)
         # float64, 5 steps of O(1) terms summed in another order: ~1e-15; 1e-12 leaves headroom
-        H.assert_within(summed, h, 1e-12 * (1 + np.abs(h)), f"{what}: sum of the per-step copies vs NumPy BPTT")
-        H.assert_within(summed, lay, 1e-12 * (1 + np.abs(h)), f"{what}: sum of the per-step copies vs the layer")
+        harness.assert_within(summed, h, 1e-12 * (1 + np.abs(h)), f"{what}: sum of the per-step copies vs NumPy BPTT")
+        harness.assert_within(summed, lay, 1e-12 * (1 + np.abs(h)), f"{what}: sum of the per-step copies vs the layer")
         assert not np.allclose(steps_grads[0].numpy(), steps_grads[-1].numpy()), f"{what}: the steps contribute alike"
 
 
@@ -126,7 +127,6 @@ def test_keras_lstm_cell_fails_on_an_empty_batch_whose_shape_is_known():
     0 is skipped as if it were a 1), and BiasAdd refuses a [0, 8] bias. So an eager call on an empty
     batch fails while a shape-generic tf.function returns the empty result; tfimpl.rnn runs such a
     batch with the LSTM's own ops (tf.scan) instead."""
-    import keras
     cell = keras.layers.LSTMCell(2, dtype="float32")
     cell.build((None, 3))
     x, h = tf.zeros((0, 3)), tf.zeros((0, 2))
@@ -146,7 +146,7 @@ def test_the_tf_scan_form_computes_bitwise_what_the_keras_layer_computes_eagerly
     """simple_rnn_scan / lstm_scan (tf.scan over the time axis, the cell's ops in the cell's order)
     against Keras's SimpleRNN / LSTM with the same weights, eagerly: the same bits, values and
     gradients (the same kernels run the same arithmetic; Keras's BiasAdd and tf.add round alike)."""
-    args = H.cast(Sample(sequence(name)), dtype).args
+    args = harness.cast(Sample(sequence(name)), dtype).args
     layer, scan = getattr(T, name), getattr(T, f"{name}_scan")
     for a, s in zip(layer(*args), scan(*args)):
         np.testing.assert_array_equal(a.numpy(), s.numpy())
@@ -172,17 +172,16 @@ def test_the_books_tf1_lstm_needs_a_keras_cell_and_an_initial_state_and_then_equ
     """BasicLSTMCell (and every tf.compat.v1.nn.rnn_cell class) is gone; dynamic_rnn with a Keras
     LSTMCell and dtype= raises TypeError; with initial_state, tfimpl.rnn.lstm_v1 (placeholders, a
     graph, a Session) gives the same bits as keras.layers.LSTM eagerly, and the reference's LSTM."""
-    import keras
     with pytest.raises(AttributeError, match="not available with Keras 3"):
         tf.compat.v1.nn.rnn_cell.BasicLSTMCell(2)
     with tf.Graph().as_default():
         x = tf.compat.v1.placeholder(tf.float32, [None, 4, 3])
         with pytest.raises(TypeError, match="get_initial_state"):
             tf.compat.v1.nn.dynamic_rnn(keras.layers.LSTMCell(2), x, dtype=tf.float32)
-    args = H.cast(Sample(sequence("lstm", features=3, units=2)), "float32").args
+    args = harness.cast(Sample(sequence("lstm", features=3, units=2)), "float32").args
     graph_run, layer = T.lstm_v1(*args), T.lstm(*args)
     for g, k in zip(graph_run, layer):
         np.testing.assert_array_equal(g, k.numpy())
     concept = next(c for c in C.CATALOG if c.name == "lstm")
-    H.assert_agree(graph_run, H.reference(R.lstm_v1, Sample(args)), "float32", concept.tol["float32"],
+    harness.assert_agree(graph_run, harness.reference(R.lstm_v1, Sample(args)), "float32", concept.tol["float32"],
                    "lstm_v1 vs the reference", sample=Sample(args))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.catalog import Concept, Tol
+from tests.catalog.concept import Concept, Tol
 from tools import sidebyside
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,7 +225,7 @@ def toy_concept():
         f.__module__, f.__name__ = module, name
         return f
     return Concept(name="double", ref=fake("reference.toy", "double"), tf=fake("tfimpl.toy", "double"),
-                   samples=lambda: None, tol={"float32": Tol(2, "two roundings, the toy's budget")},
+                   strategy=lambda: None, tol={"float32": Tol(2, "two roundings, the toy's budget")},
                    ref_vjp=fake("reference.toy", "double_vjp"), tf_vjp=fake("tfimpl.toy", "double_vjp"),
                    grad_tol={"float32": Tol(0, "a doubling is exact")})
 

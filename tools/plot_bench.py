@@ -9,7 +9,7 @@ tf.function, XLA, TF1 Session.run): time-<concept>-<device>.png; the fraction of
 limit each case reaches (memcpy bandwidth for the memory-bound cases, matmul FLOP/s for the
 matmul-bound ones) against size: fraction-<device>.png; and all concepts' time charts as small
 multiples on one page: overview-<device>.png. The JSON is pytest-benchmark's (--benchmark-json,
---benchmark-save); the figures come from each case's extra_info (bench/conftest.py's record).
+--benchmark-save); the figures come from each case's extra_info (bench/_support.py's record).
 """
 import argparse
 import json

@@ -13,8 +13,7 @@ under the first paragraph of its docstring (the formula). Under each pair:
   from the module), each as a sentence, with the book statement it answers when it carries
   ``@pytest.mark.claim(where, statement, verdict=..., correction=...)``;
 - the catalog entries (``tests/catalog/*.py``) that run it through the generic matrix, with the
-  tolerance each dtype gets and why (this imports ``tests.catalog``, hence TensorFlow;
-  ``--no-catalog`` skips it);
+  tolerance each dtype gets and why (``--no-catalog`` leaves them out);
 - its rows of the agreement report, from ``build/agreement.json`` when a run wrote it.
 
 Everything is read from the files in this tree when the command runs, so the pages cannot drift
@@ -28,13 +27,17 @@ import html
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
+
+from tests import tf_setup  # noqa: F401  (first: TensorFlow imported with its start-up chatter silenced)
+from tests import claims
+from tests.catalog import CATALOG, TOPICS
+from tests.catalog.concept import MODES
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("reference", "tfimpl")
@@ -206,7 +209,7 @@ def _direct_mentions(node, aliases):
     return found
 
 
-def _claim(decorators):
+def _claim(decorators, test):
     for d in decorators:
         if isinstance(d, ast.Call) and (_dotted(d.func) or "").split(".")[-2:] == ["mark", "claim"]:
             def value(n):
@@ -214,11 +217,8 @@ def _claim(decorators):
                     return ast.literal_eval(n)
                 except ValueError:
                     return ast.unparse(n)
-            args = [value(a) for a in d.args]
-            kw = {k.arg: value(k.value) for k in d.keywords if k.arg}
-            where = args[0] if args else kw.get("where", "")
-            statement = args[1] if len(args) > 1 else kw.get("statement", "")
-            return where, statement, kw.get("verdict", "holds"), kw.get("correction", "")
+            return claims.parse([value(a) for a in d.args], {k.arg: value(k.value) for k in d.keywords if k.arg},
+                                test)
     return None
 
 
@@ -268,7 +268,7 @@ def named_facts(path, rel):
             decorators, node = machine.decorator_list, machine
         else:
             text = sentence(name.split("::")[-1])
-        fact = Fact(f"{rel}::{name}", text, first_paragraph(doc) if doc else "", _claim(decorators))
+        fact = Fact(f"{rel}::{name}", text, first_paragraph(doc) if doc else "", _claim(decorators, f"{rel}::{name}"))
         own = _direct_mentions(node, aliases)
         for key, sides in own.items():
             fact.mentions[key] = {"sides": set(sides), "via": set()}
@@ -284,23 +284,11 @@ def named_facts(path, rel):
 
 # --- the catalog and the agreement report ------------------------------------------------
 
-def load_catalog():
-    """(concepts, modes) from tests.catalog (imports TensorFlow), or (None, error text)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    try:
-        from tests import catalog
-        return catalog.all_concepts(), tuple(catalog.MODES)
-    except Exception as err:  # the pages still show the code and the named facts
-        return None, f"{type(err).__name__}: {err}"
-
-
 def catalog_file(concept):
     """tests/catalog/<topic>.py whose CATALOG holds ``concept``, or ''."""
-    for name, mod in list(sys.modules.items()):
-        if name.startswith("tests.catalog.") and any(c is concept for c in getattr(mod, "CATALOG", ())):
-            return f"tests/catalog/{name.rsplit('.', 1)[1]}.py"
+    for topic in TOPICS:
+        if any(c is concept for c in topic.CATALOG):
+            return f"tests/catalog/{topic.__name__.rsplit('.', 1)[1]}.py"
     return ""
 
 
@@ -387,18 +375,15 @@ def column(side, module, d, name, rel_root):
             f'</div>{code_html(d.source)}</div>')
 
 
-VERDICT_TEXT = {"holds": "holds", "corrected": "holds with a correction", "wrong": "the book's code is wrong"}
-
-
 def _tol_text(tol):
     model = getattr(tol, "model", None)
     if model is not None:
         name = getattr(model, "__name__", "")
         named = name.isidentifier() and name != "model"
         amount = (f"error model <code>{e(name)}</code>" if named else "an error model evaluated on the sample") + (
-            f" &times; {tol.ulps:g}" if tol.ulps != 1 else "")
+            f" &times; {tol.n_eps:g}" if tol.n_eps != 1 else "")
     else:
-        amount = f"{tol.ulps:g} eps" + (f" (relative to max(|ref|, {tol.floor:g}))" if getattr(tol, "floor", 0) else "")
+        amount = f"{tol.n_eps:g} eps" + (f" (relative to max(|ref|, {tol.floor:g}))" if getattr(tol, "floor", 0) else "")
     return amount, tol.why
 
 
@@ -426,7 +411,7 @@ def catalog_html(concept, role, file, modes):
         what = "values and gradients" if grads else "values"
         head = (f"catalog entry <code>{e(concept.name)}</code>{where}: checked in the whole matrix: {dt} x "
                 f"{len(modes)} modes, {what}; {len(concept.edges)} edge cases, "
-                f"{len(concept.errors)} bad input{'s' * (len(concept.errors) != 1)} rejected alike by both sides")
+                f"{len(concept.bad_inputs)} bad input{'s' * (len(concept.bad_inputs) != 1)} rejected alike by both sides")
         body = tolerances_html(concept.tol, "value") + (tolerances_html(concept.grad_tol, "gradient") if grads else "")
         facts = [f"<li>[{e(k.path)}, {e(', '.join(k.dtypes))}; {e(', '.join(k.modes))}"
                  + (f"; TF {e(str(k.versions[0] or ''))}&ndash;{e(str(k.versions[1] or ''))}"
@@ -434,10 +419,6 @@ def catalog_html(concept, role, file, modes):
                  + f"] {md_code(k.why)}</li>" for k in getattr(concept, "kernel_facts", ())]
         if facts:
             body += f'<div class="tols">kernel facts (edge answers that differ by path or release):<ul>{"".join(facts)}</ul></div>'
-    skips = getattr(concept, "skips", {}) or {}
-    if skips:
-        body += "<div class=\"tols\">skipped:<ul>" + "".join(
-            f"<li>{e(d)} in {e(m)}: {md_code(why)}</li>" for (d, m), why in skips.items()) + "</ul></div>"
     return f"<li>{head}{body}</li>"
 
 
@@ -566,7 +547,7 @@ def fact_item(fact, key=None):
     if fact.claim:
         where, statement, verdict, correction = (str(x) for x in fact.claim)
         parts.append(f'<div class="claim {e(verdict)}">Claim {e(where)}: &ldquo;{md_code(statement)}&rdquo; '
-                     f'&mdash; <b>{e(VERDICT_TEXT.get(verdict, verdict))}</b>'
+                     f'&mdash; <b>{e(claims.VERDICTS.get(verdict, verdict))}</b>'
                      + (f": {md_code(correction)}" if correction else "") + "</div>")
     how = ""
     if key is not None:
@@ -672,13 +653,9 @@ def build(out=DEFAULT_OUT, root=ROOT, *, concepts="load", agreement=None):
                     tuple(module_doc(root / side / f"{m}.py") for side in SIDES),
                     [f for f in facts if f.test.startswith(f"tests/test_{m}.py::")]) for m in modules]
 
-    modes, notes = ("eager", "function", "xla", "graph"), []
+    modes, notes = tuple(MODES), []
     if concepts == "load":
-        concepts, loaded = load_catalog()
-        if concepts is None:
-            notes.append(f"The catalog could not be imported ({e(loaded)}); its entries are left out.")
-        else:
-            modes = loaded
+        concepts = list(CATALOG)
     elif concepts is None:
         notes.append("The catalog is left out of this build (--no-catalog).")
     checked = catalog_index(concepts or [], {t.module: {p.name for p in t.pairs} for t in topics})
@@ -706,7 +683,7 @@ def main(argv=None):
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--agreement", default=None, help=f"agreement report JSON (default {AGREEMENT})")
     parser.add_argument("--no-catalog", action="store_true",
-                        help="leave the catalog entries out (skips importing tests.catalog and TensorFlow)")
+                        help="leave the catalog entries out of the pages")
     args = parser.parse_args(argv)
     written = build(args.out, concepts=None if args.no_catalog else "load", agreement=args.agreement)
     n = sum(len(v) for v in written.values())

@@ -4,9 +4,9 @@ from hypothesis import strategies as st
 
 import reference.activations as R
 import tfimpl.activations as T
-from tests.catalog import DTYPES, Concept, ErrorCase, KernelFact, Sample, Tol, off_zero
-from tests.catalog import _errors as E
-from tests.catalog import _strategies as S
+from tests.catalog import error_models, strategies
+from tests.catalog.concept import BadInput, Concept, KernelFact, Sample, Tol, off_zero
+from tests.precision import DTYPES
 
 nan, inf = np.nan, np.inf
 
@@ -16,7 +16,7 @@ nan, inf = np.nan, np.inf
 # --- the elementwise functions ----------------------------------------------
 
 def elementwise(bound):
-    return S.shapes().flatmap(lambda shape: S.arrays(shape, bound)).map(lambda x: Sample((x,)))  # rank 0: an edge
+    return strategies.shapes().flatmap(lambda shape: strategies.arrays(shape, bound)).map(lambda x: Sample((x,)))  # rank 0: an edge
 
 
 def elementwise_edges(big):
@@ -31,7 +31,7 @@ def elementwise_edges(big):
     )
 
 
-def dense_bench(n, rng):
+def dense_bench_sample(n, rng):
     return Sample((rng.standard_normal((n // 1000 or 1, 1000)) * 4,))
 
 
@@ -50,13 +50,13 @@ def transcendental(f32, f64, why32, why64, low=1, why_low=None):
 
 def from_output(name, forward):
     """Gradient tolerances for sigmoid and tanh, per element. TF's SigmoidGrad and TanhGrad work
-    from the rounded output y (off by the forward budget, ``forward[dtype].ulps`` eps of |y|):
+    from the rounded output y (off by the forward budget, ``forward[dtype].n_eps`` eps of |y|):
     dy * y * (1 - y) and dy * (1 - y^2). The slope carries y's error (|1 - 2y| and 2|y| times it),
     the 1 - y / y^2 and the products round once each. Near |y| = 1 the result is an absolute
     error of a few eps * |dy|: Eigen saturates tanh(18) to exactly 1, whose slope 4 eps (float64)
     comes out 0."""
     def model(dtype, x, dy):
-        y_err = forward[dtype].ulps * np.abs(R.sigmoid(x) if name == "sigmoid" else R.tanh(x))
+        y_err = forward[dtype].n_eps * np.abs(R.sigmoid(x) if name == "sigmoid" else R.tanh(x))
         if name == "sigmoid":
             y = R.sigmoid(x)
             slope, carried = y * (1 - y), np.abs(1 - 2 * y) * y_err
@@ -70,7 +70,7 @@ def from_output(name, forward):
 
 
 def wrong_dtype(arg="x"):
-    return ErrorCase(f"integer-{arg}", (np.array([1, 2, 3]),), {}, TypeError,
+    return BadInput(f"integer-{arg}", (np.array([1, 2, 3]),), {}, TypeError,
                      rf"{arg} must be a floating-point array, got dtype int64", (TypeError,))
 
 
@@ -83,37 +83,37 @@ TANH_TOL = transcendental(4, 4, "Eigen's float32 tanh is a rational approximatio
 CATALOG = [
     Concept(
         name="relu", ref=R.relu, tf=T.relu, ref_vjp=R.relu_vjp, tf_vjp=T.relu_vjp,
-        samples=lambda: elementwise(50.0), edges=elementwise_edges(1e4),
+        strategy=lambda: elementwise(50.0), edges=elementwise_edges(1e4),
         tol=EXACT, grad_tol=EXACT_GRAD, off_kink=off_zero,
-        grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude", "small-magnitude"),
-        errors=(ErrorCase("bool-x", (np.array([True, False]),), {}, TypeError,
+        grad_edge_ids=("empty-batch", "one-element", "scalar", "extreme-magnitude", "small-magnitude"),
+        bad_inputs=(BadInput("bool-x", (np.array([True, False]),), {}, TypeError,
                           r"x must be a real number array \(float or integer\), got dtype bool", (TypeError,)),),
-        bench=dense_bench,
+        bench_sample=dense_bench_sample,
     ),
     Concept(
         name="sigmoid", ref=R.sigmoid, tf=T.sigmoid, ref_vjp=R.sigmoid_vjp, tf_vjp=T.sigmoid_vjp,
-        samples=lambda: elementwise(60.0), edges=elementwise_edges(1e4),
+        strategy=lambda: elementwise(60.0), edges=elementwise_edges(1e4),
         grad_tol=from_output("sigmoid", SIGMOID_TOL), tol=SIGMOID_TOL,
-        grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude", "small-magnitude"),
-        errors=(wrong_dtype(),), bench=dense_bench,
+        grad_edge_ids=("empty-batch", "one-element", "scalar", "extreme-magnitude", "small-magnitude"),
+        bad_inputs=(wrong_dtype(),), bench_sample=dense_bench_sample,
     ),
     Concept(
         name="tanh", ref=R.tanh, tf=T.tanh, ref_vjp=R.tanh_vjp, tf_vjp=T.tanh_vjp,
-        samples=lambda: elementwise(20.0), edges=elementwise_edges(1e4),
+        strategy=lambda: elementwise(20.0), edges=elementwise_edges(1e4),
         grad_tol=from_output("tanh", TANH_TOL), tol=TANH_TOL,
-        grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude", "small-magnitude"),
-        errors=(wrong_dtype(),), bench=dense_bench,
+        grad_edge_ids=("empty-batch", "one-element", "scalar", "extreme-magnitude", "small-magnitude"),
+        bad_inputs=(wrong_dtype(),), bench_sample=dense_bench_sample,
     ),
 ]
 
 
 # --- softmax and log_softmax ----------------------------------------------------
 
-def logits_samples(bound):
+def logits_strategy(bound):
     def with_axis(shape):
-        return st.tuples(S.arrays(shape, bound), S.axes_for(shape)).map(
+        return st.tuples(strategies.arrays(shape, bound), strategies.axes_for(shape)).map(
             lambda xa: Sample((xa[0],), {"axis": int(xa[1])}))
-    return S.shapes(min_rank=1).flatmap(with_axis)
+    return strategies.shapes(min_rank=1).flatmap(with_axis)
 
 
 SOFTMAX_EDGES = (
@@ -150,42 +150,42 @@ SOFTMAX_FACTS = (
                "XLA in TF 2.17 calls oneDNN's softmax for bfloat16 too", versions=("2.17", "2.18")),
 )
 
-SOFTMAX_ERRORS = (
-    ErrorCase("rank-0", (np.array(1.0),), {}, ValueError,
+SOFTMAX_BAD_INPUTS = (
+    BadInput("rank-0", (np.array(1.0),), {}, ValueError,
               r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", (ValueError,)),
-    ErrorCase("axis-out-of-range", (np.ones((2, 3)),), {"axis": 2}, ValueError,
+    BadInput("axis-out-of-range", (np.ones((2, 3)),), {"axis": 2}, ValueError,
               r"axis 2 is out of range for an array of rank 2 \(expected -2 <= axis < 2\)", (ValueError,)),
-    ErrorCase("integer-logits", (np.array([[1, 2, 3]]),), {}, TypeError,
+    BadInput("integer-logits", (np.array([[1, 2, 3]]),), {}, TypeError,
               r"logits must be a floating-point array, got dtype int64", (TypeError,)),
 )
 
 # Softmax computes z = x - max(x) in the working precision: z carries an absolute rounding
 # error of 0.5 eps |z|, which exp turns into a relative error of p = exp(z) / sum. So the
 # budget is relative per element and grows with |z|: a probability of 1e-20 is checked to
-# the same relative accuracy as one of 0.5 (tests/catalog/_errors.py derives each bound).
+# the same relative accuracy as one of 0.5 (tests/catalog/error_models.py derives each bound).
 SOFTMAX_TOL = {d: Tol(1, "per element, relative: p (|z| / 2 + exp's ulp + depth / 2 of the sum + the divide)",
-                      model=E.softmax_error) for d in DTYPES}
+                      model=error_models.softmax_error) for d in DTYPES}
 LOG_SOFTMAX_TOL = {d: Tol(1, "per element, absolute: |z| / 2 + the sum's relative error + log's ulp of |lse| "
-                             "+ the final subtraction", model=E.log_softmax_error) for d in DTYPES}
+                             "+ the final subtraction", model=error_models.log_softmax_error) for d in DTYPES}
 SOFTMAX_GRAD_TOL = {d: Tol(1, "TF's _SoftmaxGrad op by op: sum(dy s), dy - t, (dy - t) s, with s off by "
-                              "softmax's bound", model=E.softmax_vjp_error) for d in DTYPES}
+                              "softmax's bound", model=error_models.softmax_vjp_error) for d in DTYPES}
 LOG_SOFTMAX_GRAD_TOL = {d: Tol(1, "TF's _LogSoftmaxGrad op by op: exp(y) from the rounded output, sum(dy), "
-                                  "dy - sum(dy) exp(y)", model=E.log_softmax_vjp_error) for d in DTYPES}
+                                  "dy - sum(dy) exp(y)", model=error_models.log_softmax_vjp_error) for d in DTYPES}
 
 CATALOG += [
     Concept(
         name="softmax", ref=R.softmax, tf=T.softmax, ref_vjp=R.softmax_vjp, tf_vjp=T.softmax_vjp,
-        samples=lambda: logits_samples(30.0), edges=SOFTMAX_EDGES,
+        strategy=lambda: logits_strategy(30.0), edges=SOFTMAX_EDGES,
         tol=SOFTMAX_TOL, grad_tol=SOFTMAX_GRAD_TOL,
-        grad_edges=("empty-batch", "empty-classes", "one-element", "extreme-magnitude", "axis-0"),
-        errors=SOFTMAX_ERRORS, bench=dense_bench, kernel_facts=SOFTMAX_FACTS,
+        grad_edge_ids=("empty-batch", "empty-classes", "one-element", "extreme-magnitude", "axis-0"),
+        bad_inputs=SOFTMAX_BAD_INPUTS, bench_sample=dense_bench_sample, kernel_facts=SOFTMAX_FACTS,
     ),
     Concept(
         name="log_softmax", ref=R.log_softmax, tf=T.log_softmax, ref_vjp=R.log_softmax_vjp,
         tf_vjp=T.log_softmax_vjp,
-        samples=lambda: logits_samples(30.0), edges=SOFTMAX_EDGES,
+        strategy=lambda: logits_strategy(30.0), edges=SOFTMAX_EDGES,
         tol=LOG_SOFTMAX_TOL, grad_tol=LOG_SOFTMAX_GRAD_TOL,
-        grad_edges=("empty-batch", "empty-classes", "one-element", "extreme-magnitude", "axis-0"),
-        errors=SOFTMAX_ERRORS, bench=dense_bench,
+        grad_edge_ids=("empty-batch", "empty-classes", "one-element", "extreme-magnitude", "axis-0"),
+        bad_inputs=SOFTMAX_BAD_INPUTS, bench_sample=dense_bench_sample,
     ),
 ]

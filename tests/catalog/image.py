@@ -22,12 +22,11 @@ from hypothesis import strategies as st
 
 import reference.image as R
 import tfimpl.image as T
-from tests.catalog import DTYPES, Concept, ErrorCase, Sample, Tol, shape_pattern, traced_or_run
-from tests.catalog import _errors as E
-from tests.catalog import _strategies as S
+from tests.catalog import error_models, strategies
+from tests.catalog.concept import BadInput, Concept, Sample, Tol, shape_pattern, traced_or_run
+from tests.precision import DTYPES, EPS, LOW, TINY
 
 nan, inf = np.nan, np.inf
-EPS, LOW = E.EPS, E.LOW
 EPS16 = EPS["float16"]
 
 # --- samples: a few fixed shapes and one keyword set per entry, so that tf.function and the TF1
@@ -47,10 +46,10 @@ test_xla_bilinear_resize_misplaces_an_output_centred_on_an_input_pixel)."""
 
 
 def images(bound=4.0, shapes=SHAPES, **kwargs):
-    """NHWC batches of up to 5 x 5 pixels, 1 or 3 channels, values in [-bound, bound] (S.floats:
+    """NHWC batches of up to 5 x 5 pixels, 1 or 3 channels, values in [-bound, bound] (strategies.floats:
     uniform, log-uniform down to 1e-38, and 0 / +-1); ``kwargs``: keyword -> strategy of its value."""
     keys = sorted(kwargs)
-    return st.tuples(st.sampled_from(shapes).flatmap(lambda s: S.arrays(s, bound)),
+    return st.tuples(st.sampled_from(shapes).flatmap(lambda s: strategies.arrays(s, bound)),
                      *(kwargs[k] for k in keys)).map(lambda t: Sample((t[0],), dict(zip(keys, t[1:]))))
 
 
@@ -74,7 +73,7 @@ def image_edges(rgb=False, **kwargs):
 FINITE_EDGES = ("extreme-magnitude", "small-magnitude")
 """The edges whose gradients are compared too: one shape, one compile of value-and-gradient per dtype
 under XLA (the empty batch and the single pixel are checked for their values; the gradient tests draw
-their own samples)."""
+their own strategy)."""
 
 
 # --- error models ---------------------------------------------------------------------------
@@ -84,7 +83,7 @@ def _r_in(dtype):
     return 0.5 if dtype == "float64" else 0.0
 
 
-TINY32 = 2.0 ** -126
+TINY32 = TINY["float32"]
 """float32's smallest normal: a float64 value below it is rounded into float32's subnormals or, where
 the CPU flushes them (graph mode), to 0; so can any float32 intermediate. Each op on a float32 path
 may lose up to this much, absolutely."""
@@ -139,7 +138,7 @@ def contrast_error(dtype, image, contrast_factor):
     d, y = image - mean, R.adjust_contrast(image, f)
     r = _r_in(dtype)
     n = image.shape[-3] * image.shape[-2]
-    dm = np.abs(image).mean(axis=(-3, -2), keepdims=True) * (0.5 * E.log2_terms(n) + 1.0 + r)
+    dm = np.abs(image).mean(axis=(-3, -2), keepdims=True) * (0.5 * error_models.log2_terms(n) + 1.0 + r)
     dd = r * np.abs(image) + dm + 0.5 * np.abs(d)
     err32 = dm + abs(f) * dd + np.abs(f * d) + 0.5 * np.abs(y)
     return in_float32(dtype, err32, y, flushes=4 * (1 + abs(f)))
@@ -152,7 +151,7 @@ def _standardization_parts(dtype, image):
     (dy_abs is y's error, not an upstream gradient)."""
     axes = (-3, -2, -1)
     n = int(np.prod(image.shape[-3:]))
-    level = 0.5 * E.log2_terms(n) + 0.5
+    level = 0.5 * error_models.log2_terms(n) + 0.5
     a = _r_in(dtype) * np.abs(image)
     m = image.mean(axis=axes, keepdims=True)
     dm = a.mean(axis=axes, keepdims=True) + np.abs(image).mean(axis=axes, keepdims=True) * level
@@ -195,7 +194,7 @@ def standardization_vjp_error(dtype, image, dy):
     abs_y = np.abs(y) + np.abs(y).mean(axis=axes, keepdims=True)
     carried = ((y_err + y_err.mean(axis=axes, keepdims=True)) * mdyy
                + abs_y * (np.abs(dy) * y_err).mean(axis=axes, keepdims=True)) / s
-    err32 = g * (0.5 * E.log2_terms(n) + 2.5 + ds / s + _r_in(dtype)) + carried
+    err32 = g * (0.5 * error_models.log2_terms(n) + 2.5 + ds / s + _r_in(dtype)) + carried
     return in_float32(dtype, err32, R.per_image_standardization_vjp(image, dy), flushes=8 * (1 + 1 / s) ** 2)
 
 
@@ -291,36 +290,36 @@ EXACT_GRAD = {d: Tol(0, "dy is moved back to where its value came from (zeros el
 
 def wrong_rank(kwargs=None):
     x = np.zeros((4, 4))
-    return ErrorCase("rank-2", (x,), dict(kwargs or {}), ValueError,
+    return BadInput("rank-2", (x,), dict(kwargs or {}), ValueError,
                      r"image must have rank 3 \(HWC\) or 4 \(NHWC\), got rank 2 \(shape \(4, 4\)\)", (ValueError,),
                      tf_match=r"image must have rank 3 \(HWC\) or 4 \(NHWC\), got rank 2 \(shape "
                               + shape_pattern((4, 4)) + r"\)")
 
 
 def bool_image(kwargs=None):
-    return ErrorCase("bool-image", (np.zeros((2, 2, 1), bool),), dict(kwargs or {}), TypeError,
+    return BadInput("bool-image", (np.zeros((2, 2, 1), bool),), dict(kwargs or {}), TypeError,
                      r"image must be a real number array \(float or integer\), got dtype bool", (TypeError,))
 
 
-def image_errors(kwargs=None):
+def image_bad_inputs(kwargs=None):
     return (wrong_rank(kwargs), bool_image(kwargs))
 
 
-def resize_errors(method):
+def resize_bad_inputs(method):
     x = np.zeros((2, 3, 1))
-    return image_errors({"size": (2, 2), "method": method}) + (
-        ErrorCase("bad-method", (x,), {"size": (2, 2), "method": "bicubic"}, ValueError,
+    return image_bad_inputs({"size": (2, 2), "method": method}) + (
+        BadInput("bad-method", (x,), {"size": (2, 2), "method": "bicubic"}, ValueError,
                   r"method must be one of \['bilinear', 'nearest'\], got 'bicubic'", (ValueError,)),
-        ErrorCase("negative-size", (x,), {"size": (-1, 3), "method": method}, ValueError,
+        BadInput("negative-size", (x,), {"size": (-1, 3), "method": method}, ValueError,
                   r"size must be a pair of positive integers \(height, width\), got \(-1, 3\)", (ValueError,)),
-        ErrorCase("zero-size", (x,), {"size": (0, 3), "method": method}, ValueError,
+        BadInput("zero-size", (x,), {"size": (0, 3), "method": method}, ValueError,
                   r"size must be a pair of positive integers \(height, width\), got \(0, 3\)", (ValueError,)),
-        ErrorCase("one-number-size", (x,), {"size": (3,), "method": method}, ValueError,
+        BadInput("one-number-size", (x,), {"size": (3,), "method": method}, ValueError,
                   r"size must be a pair of positive integers \(height, width\), got \(3,\)", (ValueError,)),
     )
 
 
-FOUR_CHANNELS = ErrorCase(
+FOUR_CHANNELS = BadInput(
     "four-channels", (np.zeros((2, 2, 4)),), {}, ValueError,
     r"image must have 3 channels \(its last dimension\), got shape \(2, 2, 4\)",
     traced_or_run(ValueError),
@@ -332,7 +331,7 @@ FOUR_CHANNELS = ErrorCase(
 
 # --- the entries ------------------------------------------------------------------------------
 
-def image_bench(**kwargs):
+def image_bench_sample(**kwargs):
     """bench/: a batch of RGB images with about n values in [0, 1): square, at most 224 x 224."""
     def make(n, rng):
         side = min(224, max(2, int((n // 3) ** 0.5)))
@@ -346,36 +345,36 @@ CATALOG = [
     Concept(
         name="flip_left_right", ref=R.flip_left_right, tf=T.flip_left_right,
         ref_vjp=R.flip_left_right_vjp, tf_vjp=T.flip_left_right_vjp,
-        samples=lambda: images(), edges=image_edges(), tol=EXACT, grad_tol=EXACT_GRAD,
-        grad_edges=FINITE_EDGES, errors=image_errors(),
-        bench=image_bench(),
+        strategy=lambda: images(), edges=image_edges(), tol=EXACT, grad_tol=EXACT_GRAD,
+        grad_edge_ids=FINITE_EDGES, bad_inputs=image_bad_inputs(),
+        bench_sample=image_bench_sample(),
     ),
     Concept(
         name="rgb_to_grayscale", ref=R.rgb_to_grayscale, tf=T.rgb_to_grayscale,
         ref_vjp=R.rgb_to_grayscale_vjp, tf_vjp=T.rgb_to_grayscale_vjp,
-        samples=lambda: images(shapes=RGB_SHAPES), edges=image_edges(rgb=True),
+        strategy=lambda: images(shapes=RGB_SHAPES), edges=image_edges(rgb=True),
         tol=modelled(grayscale_error, "a 3-term float32 dot with float32-rounded weights, per pixel"),
         grad_tol=modelled(grayscale_vjp_error, "dy times a float32 weight: one product"),
-        grad_edges=FINITE_EDGES, fd_eps=FD32, errors=image_errors() + (FOUR_CHANNELS,),
-        bench=image_bench(),
+        grad_edge_ids=FINITE_EDGES, fd_eps=FD32, bad_inputs=image_bad_inputs() + (FOUR_CHANNELS,),
+        bench_sample=image_bench_sample(),
     ),
     Concept(
         name="adjust_brightness", ref=R.adjust_brightness, tf=T.adjust_brightness,
         ref_vjp=R.adjust_brightness_vjp, tf_vjp=T.adjust_brightness_vjp,
-        samples=lambda: images(delta=st.just(-0.35)),
+        strategy=lambda: images(delta=st.just(-0.35)),
         edges=image_edges(delta=-0.35),
         tol=modelled(brightness_error, "delta rounded to the working dtype, one addition"),
         grad_tol=BRIGHTNESS_GRAD,
-        grad_edges=FINITE_EDGES, fd_eps=FD32, errors=image_errors({"delta": 0.1}),
-        bench=image_bench(delta=0.1),
+        grad_edge_ids=FINITE_EDGES, fd_eps=FD32, bad_inputs=image_bad_inputs({"delta": 0.1}),
+        bench_sample=image_bench_sample(delta=0.1),
     ),
     Concept(
         name="adjust_contrast", ref=R.adjust_contrast, tf=T.adjust_contrast,
-        samples=lambda: images(contrast_factor=st.just(1.7)),
+        strategy=lambda: images(contrast_factor=st.just(1.7)),
         edges=image_edges(contrast_factor=1.7),
         tol=modelled(contrast_error, "the channel mean's tree sum, x - m, the factor, m + f (x - m), in float32"),
-        errors=image_errors({"contrast_factor": 1.5}),
-        bench=image_bench(contrast_factor=1.7),
+        bad_inputs=image_bad_inputs({"contrast_factor": 1.5}),
+        bench_sample=image_bench_sample(contrast_factor=1.7),
         bench_tol=Tol(16, "XLA's CPU reductions are not the tree sums the model charges: the channel mean "
                       "was measured 1.1x the model at 1e7 values (66 images of 224 x 224 x 3) (bench/)",
                       model=contrast_error),
@@ -383,34 +382,34 @@ CATALOG = [
     Concept(
         name="central_crop", ref=R.central_crop, tf=T.central_crop,
         ref_vjp=R.central_crop_vjp, tf_vjp=T.central_crop_vjp,
-        samples=lambda: images(central_fraction=st.just(0.5)),
-        edges=image_edges(central_fraction=0.5), tol=EXACT, grad_tol=EXACT_GRAD, grad_edges=FINITE_EDGES,
-        errors=image_errors({"central_fraction": 0.5}) + (
-            ErrorCase("zero-fraction", (np.zeros((2, 2, 1)),), {"central_fraction": 0.0}, ValueError,
+        strategy=lambda: images(central_fraction=st.just(0.5)),
+        edges=image_edges(central_fraction=0.5), tol=EXACT, grad_tol=EXACT_GRAD, grad_edge_ids=FINITE_EDGES,
+        bad_inputs=image_bad_inputs({"central_fraction": 0.5}) + (
+            BadInput("zero-fraction", (np.zeros((2, 2, 1)),), {"central_fraction": 0.0}, ValueError,
                       r"central_fraction must be > 0, got 0.0", (ValueError,)),
-            ErrorCase("fraction-above-1", (np.zeros((2, 2, 1)),), {"central_fraction": 1.5}, ValueError,
+            BadInput("fraction-above-1", (np.zeros((2, 2, 1)),), {"central_fraction": 1.5}, ValueError,
                       r"central_fraction must be in \[0, 1\], got 1.5", (ValueError,)),
         ),
-        bench=image_bench(central_fraction=0.5),
+        bench_sample=image_bench_sample(central_fraction=0.5),
     ),
     Concept(
         name="per_image_standardization", ref=R.per_image_standardization, tf=T.per_image_standardization,
         ref_vjp=R.per_image_standardization_vjp, tf_vjp=T.per_image_standardization_vjp,
-        samples=lambda: images().map(lambda s: off_floor(s, 1e-3)), edges=image_edges(),
+        strategy=lambda: images().map(lambda s: off_floor(s, 1e-3)), edges=image_edges(),
         tol=modelled(standardization_error, "mean, variance (tree sums), sqrt or the 1 / sqrt(N) floor, "
                                             "x - m and the divide, in float32"),
         grad_tol=modelled(standardization_vjp_error, "the two mean-subtracted terms of dx op by op in float32, "
                                                      "with y's and s's forward errors"),
         off_kink=lambda s, margin: off_floor(s, max(margin, 1e-3)),
-        grad_edges=FINITE_EDGES, fd_eps=FD32, errors=image_errors(),
-        bench=image_bench(),
+        grad_edge_ids=FINITE_EDGES, fd_eps=FD32, bad_inputs=image_bad_inputs(),
+        bench_sample=image_bench_sample(),
         bench_tol=Tol(16, "XLA's CPU reductions are not the tree sums the model charges: measured "
                       "up to 3.8x the model at 1e7 values (66 images of 224 x 224 x 3), 0.13x "
                       "eagerly (bench/)", model=standardization_error),
     ),
     Concept(
         name="resize", ref=R.resize, tf=T.resize, ref_vjp=R.resize_vjp, tf_vjp=T.resize_vjp,
-        samples=lambda: images(size=st.sampled_from(SIZES), method=st.just("bilinear")),
+        strategy=lambda: images(size=st.sampled_from(SIZES), method=st.just("bilinear")),
         edges=image_edges(size=(3, 7), method="bilinear")[:-1] + (
             Sample((np.stack([np.full((2, 2, 1), nan), np.linspace(0, 1, 4).reshape(2, 2, 1)]),),
                    {"size": (3, 7), "method": "bilinear"}, id="a-nan-image-beside-a-finite-one"),),
@@ -418,27 +417,27 @@ CATALOG = [
                                      "positions' error times the differences they weigh"),
         grad_tol=modelled(bilinear_vjp_error, "ResizeBilinearGrad: two float32 weights per dy, "
                                               "accumulated into each input pixel"),
-        grad_edges=FINITE_EDGES, fd_eps=FD32, errors=resize_errors("bilinear"),
-        bench=image_bench(size="half", method="bilinear"),
+        grad_edge_ids=FINITE_EDGES, fd_eps=FD32, bad_inputs=resize_bad_inputs("bilinear"),
+        bench_sample=image_bench_sample(size="half", method="bilinear"),
     ),
     # values only: ResizeNearestNeighborGrad has no XLA kernel, so the gradient has a named test
     # (tests/test_image.py) that runs it in the other three modes against nearest_vjp_error
     Concept(
         name="resize_nearest", ref=R.resize, tf=T.resize,
-        samples=lambda: images(size=st.sampled_from(SIZES), method=st.just("nearest")),
-        edges=image_edges(size=(3, 7), method="nearest"), tol=EXACT, errors=resize_errors("nearest"),
-        bench=image_bench(size="half", method="nearest"),
+        strategy=lambda: images(size=st.sampled_from(SIZES), method=st.just("nearest")),
+        edges=image_edges(size=(3, 7), method="nearest"), tol=EXACT, bad_inputs=resize_bad_inputs("nearest"),
+        bench_sample=image_bench_sample(size="half", method="nearest"),
     ),
     Concept(
         name="convert_image_dtype", ref=through_float16_ref, tf=through_float16,
-        samples=lambda: images(bound=1e5), edges=image_edges() + (
+        strategy=lambda: images(bound=1e5), edges=image_edges() + (
             # 1 + 2^-11 + 2^-40 is just above a float16 tie: NumPy rounds it up; float32 drops the 2^-40 and
             # the tie then goes to even, down (float64 only: the cast to the dtype under test drops it first)
             Sample((np.full((1, 2, 2, 1), 1 + 2.0 ** -11 + 2.0 ** -40),), {}, id="double-rounding"),),
         tol=ROUNDTRIP,
-        errors=(ErrorCase("bool-image", (np.zeros((2, 2, 1), bool),), {}, TypeError,
+        bad_inputs=(BadInput("bool-image", (np.zeros((2, 2, 1), bool),), {}, TypeError,
                           r"image must be a real number array \(float or integer\), got dtype bool", (TypeError,)),),
-        bench=image_bench(),
+        bench_sample=image_bench_sample(),
     ),
 ]
 

@@ -4,10 +4,11 @@ from hypothesis import strategies as st
 
 import reference.losses as R
 import tfimpl.losses as T
-from tests.catalog import (DTYPES, LONG_SUM, XLA_ACCEPTS, Concept, ErrorCase, KernelFact, Sample, Tol, elementwise_tol,
-                           reduction_tol, shape_mismatch, shape_pattern, traced_or_run)
-from tests.catalog import _errors as E
-from tests.catalog import _strategies as S
+from reference.activations import softmax
+from tests.catalog import error_models, strategies
+from tests.catalog.concept import (LONG_SUM, XLA_ACCEPTS, BadInput, Concept, KernelFact, Sample, Tol, elementwise_tol,
+                                   reduction_tol, shape_mismatch, shape_pattern, traced_or_run)
+from tests.precision import DTYPES
 
 nan, inf = np.nan, np.inf
 
@@ -16,13 +17,12 @@ nan, inf = np.nan, np.inf
 
 def pair(bound_a, bound_b=None, min_rank=0, elements_b=None, min_side=1):
     """Two same-shape float64 arrays (a, b)."""
-    return S.shapes(min_rank=min_rank, min_side=min_side).flatmap(lambda shape: st.tuples(
-        S.arrays(shape, bound_a), S.arrays(shape, bound_b or bound_a, elements=elements_b)))
+    return strategies.shapes(min_rank=min_rank, min_side=min_side).flatmap(lambda shape: st.tuples(
+        strategies.arrays(shape, bound_a), strategies.arrays(shape, bound_b or bound_a, elements=elements_b)))
 
 
 def _normalised(x, axis):
     """softmax of x along axis: positive soft labels that sum to 1."""
-    from reference.activations import softmax
     return softmax(x, axis=axis) if x.size else x
 
 
@@ -35,7 +35,7 @@ XLA_DROPS_THE_ASSERT = ("the shape-generic trace does not know these dimensions,
 def mismatch(name_a, name_b, xla, op, **kwargs):
     """(4, 3) against (4, 5): one dimension differs, caught eagerly while tracing and by the
     runtime assert in tf.function and a Session; XLA rejects it with ``op``'s own message."""
-    return ErrorCase("mismatched-shapes", (np.ones((4, 3)), np.ones((4, 5))), kwargs, ValueError,
+    return BadInput("mismatched-shapes", (np.ones((4, 3)), np.ones((4, 5))), kwargs, ValueError,
                      rf"{name_a} shape \(4, 3\) does not match {name_b} shape \(4, 5\)", traced_or_run(ValueError),
                      xla_match=xla, xla_why=XLA_DROPS_THE_ASSERT.format(op=op, what="fails to compile"))
 
@@ -48,55 +48,55 @@ def broadcast_column(name_a, name_b, **kwargs):
 
 def integer_inputs(name, args, **kwargs):
     """Every array argument an integer array: the ops alone would compute in integers."""
-    return ErrorCase("integer-inputs", args, kwargs, TypeError,
+    return BadInput("integer-inputs", args, kwargs, TypeError,
                      rf"{name} must be a floating-point array, got dtype int64", (TypeError,))
 
 
 INCOMPATIBLE = r"Incompatible shapes: \[4,3\] vs\. \[4,5\]"
 
-CLIPPED_ERRORS = (
+CLIPPED_BAD_INPUTS = (
     mismatch("y_true", "y_pred", INCOMPATIBLE, "y_true * log(...)", eps=1e-10),
     broadcast_column("y_true", "y_pred", eps=1e-10),
     integer_inputs("y_true", (np.array([[0, 1]]), np.array([[1, 0]])), eps=1e-10),
-    ErrorCase("integer-y_pred", (np.ones((2, 2)), np.array([[1, 0], [0, 1]])), {}, TypeError,
+    BadInput("integer-y_pred", (np.ones((2, 2)), np.array([[1, 0], [0, 1]])), {}, TypeError,
               r"y_pred must be a floating-point array, got dtype int64", (TypeError,)),
 )
 
-XENT_ERRORS = (
+XENT_BAD_INPUTS = (
     mismatch("labels", "logits", r"Dimensions cannot be made to match through broadcasting", "the fused kernel"),
     broadcast_column("labels", "logits"),
-    ErrorCase("rank-0", (np.array(1.0), np.array(1.0)), {}, ValueError,
+    BadInput("rank-0", (np.array(1.0), np.array(1.0)), {}, ValueError,
               r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", (ValueError,)),
-    ErrorCase("axis-out-of-range", (np.ones((2, 3)), np.ones((2, 3))), {"axis": 2}, ValueError,
+    BadInput("axis-out-of-range", (np.ones((2, 3)), np.ones((2, 3))), {"axis": 2}, ValueError,
               r"axis 2 is out of range for an array of rank 2 \(expected -2 <= axis < 2\)", (ValueError,)),
-    ErrorCase("integer-labels", (np.eye(3, dtype=np.int64)[[0, 2]], np.ones((2, 3))), {}, TypeError,
+    BadInput("integer-labels", (np.eye(3, dtype=np.int64)[[0, 2]], np.ones((2, 3))), {}, TypeError,
               r"labels must be a floating-point array, got dtype int64", (TypeError,)),
-    ErrorCase("integer-logits", (np.ones((1, 3)), np.array([[1, 2, 3]])), {}, TypeError,
+    BadInput("integer-logits", (np.ones((1, 3)), np.array([[1, 2, 3]])), {}, TypeError,
               r"logits must be a floating-point array, got dtype int64", (TypeError,)),
 )
 
 _LABELS_4_1 = (r"labels shape {} does not match logits shape {} without its class axis, {}")
-SPARSE_ERRORS = (
-    ErrorCase("wrong-rank-labels", (np.ones((4, 1), np.int64), np.ones((4, 5))), {}, ValueError,
+SPARSE_BAD_INPUTS = (
+    BadInput("wrong-rank-labels", (np.ones((4, 1), np.int64), np.ones((4, 5))), {}, ValueError,
               _LABELS_4_1.format(r"\(4, 1\)", r"\(4, 5\)", r"\(4,\)"), (ValueError,),
               tf_match=_LABELS_4_1.format(shape_pattern((4, 1)), shape_pattern((4, 5)), shape_pattern((4,)))),
-    ErrorCase("broadcast-labels", (np.array([0]), np.ones((4, 5))), {}, ValueError,
+    BadInput("broadcast-labels", (np.array([0]), np.ones((4, 5))), {}, ValueError,
               _LABELS_4_1.format(r"\(1,\)", r"\(4, 5\)", r"\(4,\)"), traced_or_run(ValueError),
               xla_match=r"logits and labels must have the same first dimension, got logits shape \[4,5\] "
                         r"and labels shape \[1\]",
               xla_why=XLA_DROPS_THE_ASSERT.format(op="the sparse kernel", what="fails to compile")),
-    ErrorCase("float-labels", (np.ones(4), np.ones((4, 5))), {}, TypeError,
+    BadInput("float-labels", (np.ones(4), np.ones((4, 5))), {}, TypeError,
               r"labels must be an integer array, got dtype float64", (TypeError,)),
-    ErrorCase("integer-logits", (np.array([0, 2]), np.ones((2, 3), np.int64)), {}, TypeError,
+    BadInput("integer-logits", (np.array([0, 2]), np.ones((2, 3), np.int64)), {}, TypeError,
               r"logits must be a floating-point array, got dtype int64", (TypeError,)),
-    ErrorCase("rank-0", (np.array(1), np.array(1.0)), {}, ValueError,
+    BadInput("rank-0", (np.array(1), np.array(1.0)), {}, ValueError,
               r"logits must have rank >= 1, got rank 0 \(shape \(\)\)", (ValueError,)),
 )
 
-MSE_ERRORS = (
+MSE_BAD_INPUTS = (
     mismatch("y_true", "y_pred", INCOMPATIBLE, "y_true - y_pred"),
     broadcast_column("y_true", "y_pred"),
-    ErrorCase("broadcast-same-rank", (np.ones((4, 1)), np.ones((4, 5))), {}, ValueError,
+    BadInput("broadcast-same-rank", (np.ones((4, 1)), np.ones((4, 5))), {}, ValueError,
               r"y_true shape \(4, 1\) does not match y_pred shape \(4, 5\)", traced_or_run(ValueError),
               xla_match=XLA_ACCEPTS,
               xla_why=XLA_DROPS_THE_ASSERT.format(op="y_true - y_pred", what="broadcasts (4, 1) against (4, 5): "
@@ -105,7 +105,7 @@ MSE_ERRORS = (
     integer_inputs("y_true", (np.arange(4), np.zeros(4, np.int64))),
 )
 
-ASYMMETRIC_ERRORS = (
+ASYMMETRIC_BAD_INPUTS = (
     mismatch("v1", "v2", INCOMPATIBLE, "tf.greater(v1, v2)", a=1.0, b=10.0),
     broadcast_column("v1", "v2", a=1.0, b=10.0),
     integer_inputs("v1", (np.arange(4), np.zeros(4, np.int64)), a=1.0, b=10.0),
@@ -124,7 +124,7 @@ PREDICTIONS = st.one_of(st.sampled_from([0.0, 1e-30, 1.0]), st.floats(1e-6, 1.1)
 dtype's rounding of eps decides the side (the bound convention has a named test)."""
 
 
-def clipped_samples():
+def clipped_strategy():
     """Non-empty (the mean of nothing is NaN, pinned by the empty-batch edge, and would
     make the finite differences NaN)."""
     return pair(1.0, elements_b=PREDICTIONS, min_side=1).map(
@@ -150,7 +150,7 @@ CLIPPED_EDGES = (
 )
 
 
-def clipped_bench(n, rng):
+def clipped_bench_sample(n, rng):
     m = 10
     y = rng.dirichlet(np.ones(m), n // m or 1)
     return Sample((np.eye(m)[rng.integers(0, m, len(y))], y), {"eps": 1e-10})
@@ -174,40 +174,40 @@ CATALOG = [
     Concept(
         name="clipped_cross_entropy", ref=R.clipped_cross_entropy, tf=T.clipped_cross_entropy,
         ref_vjp=R.clipped_cross_entropy_vjp, tf_vjp=T.clipped_cross_entropy_vjp, wrt=(0, 1),
-        samples=clipped_samples, edges=CLIPPED_EDGES,
+        strategy=clipped_strategy, edges=CLIPPED_EDGES,
         tol=reduction_tol(R.clipped_cross_entropy, 1.5, 0.5, "log (<= 1 ulp) and product (0.5) per term, mean (0.5)"),
         grad_tol=elementwise_tol(3, 4, "elementwise: log or divide (<= 1 ulp), multiply, divide by N (0.5 each); "
                                        "float16/bfloat16 ops in float32, rounded once per op"),
         off_kink=clipped_off_kink,
-        grad_edges=("empty-batch", "one-element", "prediction-zero", "extreme-magnitude"),
-        errors=CLIPPED_ERRORS,
-        bench=clipped_bench, dtypes=("bfloat16", "float32", "float64"), bench_tol=LONG_SUM, kernel_facts=CLIPPED_FACTS,
+        grad_edge_ids=("empty-batch", "one-element", "prediction-zero", "extreme-magnitude"),
+        bad_inputs=CLIPPED_BAD_INPUTS,
+        bench_sample=clipped_bench_sample, dtypes=("bfloat16", "float32", "float64"), bench_tol=LONG_SUM, kernel_facts=CLIPPED_FACTS,
     ),
 ]
 
 
 # --- softmax cross-entropy, dense and sparse -----------------------------------------------
 
-def dense_samples(bound=30.0):
+def dense_strategy(bound=30.0):
     """Soft labels (positive, summing to 1: TF's logits gradient assumes it) and logits.
     At most one empty side: TF 2.21 raises InvalidArgumentError (a reshape inside
     softmax_cross_entropy_with_logits) when the class axis AND another axis are both
     empty, e.g. shape (0, 0); (0, 5) and (3, 0) work and are edges here."""
     def with_axis(shape):
-        return st.tuples(S.arrays(shape, 4.0), S.arrays(shape, bound), S.axes_for(shape)).map(
+        return st.tuples(strategies.arrays(shape, 4.0), strategies.arrays(shape, bound), strategies.axes_for(shape)).map(
             lambda t: Sample((_normalised(t[0], int(t[2])), t[1]), {"axis": int(t[2])}))
-    return S.shapes(min_rank=1).filter(lambda s: s.count(0) <= 1).flatmap(with_axis)
+    return strategies.shapes(min_rank=1).filter(lambda s: s.count(0) <= 1).flatmap(with_axis)
 
 
-def sparse_samples(bound=30.0):
+def sparse_strategy(bound=30.0):
     def draw(shape):
         classes = shape[-1]
         ids = st.integers(0, max(classes - 1, 0))
         return st.tuples(
-            S.arrays(shape, bound),
+            strategies.arrays(shape, bound),
             st.lists(ids, min_size=int(np.prod(shape[:-1])), max_size=int(np.prod(shape[:-1])))
         ).map(lambda t: Sample((np.array(t[1], np.int64).reshape(shape[:-1]), t[0])))
-    return S.shapes(min_rank=1).flatmap(draw)
+    return strategies.shapes(min_rank=1).flatmap(draw)
 
 
 DENSE_EDGES = (
@@ -233,54 +233,54 @@ SPARSE_EDGES = (
 )
 
 
-def dense_bench(n, rng):
+def dense_bench_sample(n, rng):
     m = 10
     logits = rng.standard_normal((n // m or 1, m)) * 4
     return Sample((rng.dirichlet(np.ones(m), len(logits)), logits), {"axis": -1})
 
 
-def sparse_bench(n, rng):
+def sparse_bench_sample(n, rng):
     m = 10
     logits = rng.standard_normal((n // m or 1, m)) * 4
     return Sample((rng.integers(0, m, len(logits)), logits))
 
 
 XENT_WHY = ("per example: |labels| times log_softmax's per-element bound (the shift, log-sum-exp), "
-            "the products and the sum over classes each rounding once (tests/catalog/_errors.py)")
-XENT_TOL = {d: Tol(1, XENT_WHY, model=E.xent_error) for d in DTYPES}
+            "the products and the sum over classes each rounding once (tests/catalog/error_models.py)")
+XENT_TOL = {d: Tol(1, XENT_WHY, model=error_models.xent_error) for d in DTYPES}
 XENT_GRAD_TOL = {d: Tol(1, "dy (softmax - labels) and -dy log_softmax: softmax's relative bound per element, "
-                           "the subtraction and the product with dy", model=E.xent_vjp_error) for d in DTYPES}
-SPARSE_TOL = {d: Tol(1, XENT_WHY + "; labels one-hot", model=E.sparse_xent_error) for d in DTYPES}
+                           "the subtraction and the product with dy", model=error_models.xent_vjp_error) for d in DTYPES}
+SPARSE_TOL = {d: Tol(1, XENT_WHY + "; labels one-hot", model=error_models.sparse_xent_error) for d in DTYPES}
 SPARSE_GRAD_TOL = {d: Tol(1, "dy (softmax - one_hot): softmax's relative bound per element, the subtraction "
-                             "and the product with dy", model=E.sparse_xent_vjp_error) for d in DTYPES}
+                             "and the product with dy", model=error_models.sparse_xent_vjp_error) for d in DTYPES}
 
 CATALOG += [
     Concept(
         name="softmax_cross_entropy_with_logits", ref=R.softmax_cross_entropy_with_logits,
         tf=T.softmax_cross_entropy_with_logits, ref_vjp=R.softmax_cross_entropy_with_logits_vjp,
         tf_vjp=T.softmax_cross_entropy_with_logits_vjp, wrt=(0, 1),
-        samples=dense_samples, edges=DENSE_EDGES, tol=XENT_TOL, grad_tol=XENT_GRAD_TOL,
-        grad_edges=("empty-batch", "empty-classes", "one-element", "extreme-magnitude", "axis-0"),
-        errors=XENT_ERRORS,
-        bench=dense_bench,
+        strategy=dense_strategy, edges=DENSE_EDGES, tol=XENT_TOL, grad_tol=XENT_GRAD_TOL,
+        grad_edge_ids=("empty-batch", "empty-classes", "one-element", "extreme-magnitude", "axis-0"),
+        bad_inputs=XENT_BAD_INPUTS,
+        bench_sample=dense_bench_sample,
     ),
     Concept(
         name="sparse_softmax_cross_entropy_with_logits", ref=R.sparse_softmax_cross_entropy_with_logits,
         tf=T.sparse_softmax_cross_entropy_with_logits, ref_vjp=R.sparse_softmax_cross_entropy_with_logits_vjp,
         tf_vjp=T.sparse_softmax_cross_entropy_with_logits_vjp, wrt=(1,),
-        samples=sparse_samples, edges=SPARSE_EDGES, tol=SPARSE_TOL, grad_tol=SPARSE_GRAD_TOL,
-        grad_edges=("empty-batch", "one-element", "rank-1-logits", "extreme-magnitude"),
-        # An id outside [0, classes) is not an ErrorCase: XLA drops the Assert ops and
+        strategy=sparse_strategy, edges=SPARSE_EDGES, tol=SPARSE_TOL, grad_tol=SPARSE_GRAD_TOL,
+        grad_edge_ids=("empty-batch", "one-element", "rank-1-logits", "extreme-magnitude"),
+        # An id outside [0, classes) is not a BadInput: XLA drops the Assert ops and
         # returns NaN, so it cannot be rejected in every mode; test_losses.py pins it per mode.
-        errors=SPARSE_ERRORS,
-        bench=sparse_bench,
+        bad_inputs=SPARSE_BAD_INPUTS,
+        bench_sample=sparse_bench_sample,
     ),
 ]
 
 
 # --- mean squared error and the asymmetric loss ----------------------------------------------
 
-def regression_bench(n, rng):
+def regression_bench_sample(n, rng):
     return Sample((rng.standard_normal(n), rng.standard_normal(n)))
 
 
@@ -292,8 +292,7 @@ def off_tie(sample, margin):
                   sample.kwargs, sample.id)
 
 
-def asymmetric_samples():
-    ties = st.sampled_from([0.0, 1.0, -2.5])
+def asymmetric_strategy():
     return st.tuples(pair(10.0, elements_b=None), st.sampled_from([1.0, 10.0, 0.5]),
                      st.sampled_from([1.0, 10.0, 3.0])).map(
         lambda t: Sample(t[0], {"a": t[1], "b": t[2]})) | \
@@ -317,24 +316,24 @@ CATALOG += [
     Concept(
         name="mean_squared_error", ref=R.mean_squared_error, tf=T.mean_squared_error,
         ref_vjp=R.mean_squared_error_vjp, tf_vjp=T.mean_squared_error_vjp, wrt=(0, 1),
-        samples=lambda: pair(10.0, min_side=1).map(lambda ab: Sample(ab)), edges=REGRESSION_EDGES,
+        strategy=lambda: pair(10.0, min_side=1).map(lambda ab: Sample(ab)), edges=REGRESSION_EDGES,
         tol=reduction_tol(R.mean_squared_error, 1.5, 0.5,
                           "difference (0.5 ulp, doubled by squaring) and square (0.5) per term, mean (0.5)"),
         grad_tol=elementwise_tol(2, 2, "difference (0.5 ulp) times 2/N (exact for N a power of 2, else 0.5 ulp)"),
-        grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
-        errors=MSE_ERRORS,
-        bench=regression_bench, bench_tol=LONG_SUM,
+        grad_edge_ids=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
+        bad_inputs=MSE_BAD_INPUTS,
+        bench_sample=regression_bench_sample, bench_tol=LONG_SUM,
     ),
     Concept(
         name="asymmetric_loss", ref=R.asymmetric_loss, tf=T.asymmetric_loss,
         ref_vjp=R.asymmetric_loss_vjp, tf_vjp=T.asymmetric_loss_vjp, wrt=(0, 1),
-        samples=asymmetric_samples, edges=with_ab(REGRESSION_EDGES, 10.0, 1.0),
+        strategy=asymmetric_strategy, edges=with_ab(REGRESSION_EDGES, 10.0, 1.0),
         tol=reduction_tol(R.asymmetric_loss, 1.0, 0.0, "difference (0.5 ulp) and times a or b (0.5) per term"),
         grad_tol={d: Tol(0.5, "a or -b times dy: one rounding (a, b are small integers or halves)")
                   for d in DTYPES},
         off_kink=off_tie,
-        grad_edges=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
-        errors=ASYMMETRIC_ERRORS,
-        bench=lambda n, rng: Sample(regression_bench(n, rng).args, {"a": 10.0, "b": 1.0}), bench_tol=LONG_SUM,
+        grad_edge_ids=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
+        bad_inputs=ASYMMETRIC_BAD_INPUTS,
+        bench_sample=lambda n, rng: Sample(regression_bench_sample(n, rng).args, {"a": 10.0, "b": 1.0}), bench_tol=LONG_SUM,
     ),
 ]

@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 
 import reference.moving_average as R
 import tfimpl.moving_average as T
-from tests.catalog import Concept, ErrorCase, Sample, Tol, shape_pattern, traced_or_run
-from tests.catalog import _errors as E
-from tests.catalog import _strategies as S
+from tests.catalog import error_models, strategies
+from tests.catalog.concept import BadInput, Concept, Sample, Tol, shape_pattern, traced_or_run
 
 nan, inf = np.nan, np.inf
 DECAYS = (0.0, 0.5, 0.9, 0.99, 0.999, 1.0)
@@ -21,14 +20,14 @@ DECAYS = (0.0, 0.5, 0.9, 0.99, 0.999, 1.0)
 
 
 
-def samples():
+def strategy():
     """shadow and value in [-10, 10] of one shape, a decay from DECAYS, num_updates None or an int64 in [0, 1000]."""
     def build(shape):
         return st.builds(
             lambda s, v, d, n: Sample((s, v, d) if n is None else (s, v, d, np.array(n, np.int64))),
-            S.arrays(shape, 10.0), S.arrays(shape, 10.0), st.sampled_from(DECAYS),
+            strategies.arrays(shape, 10.0), strategies.arrays(shape, 10.0), st.sampled_from(DECAYS),
             st.none() | st.integers(0, 1000))
-    return S.shapes().flatmap(build)  # rank 0: an edge
+    return strategies.shapes().flatmap(build)  # rank 0: an edge
 
 
 EDGES = (
@@ -43,35 +42,35 @@ EDGES = (
 )
 
 _VALUE_SHADOW = "value shape {} does not match shadow shape {}"
-ERRORS = (
-    ErrorCase("shape-mismatch", (np.ones(3), np.ones(4), 0.9), {}, ValueError,
+BAD_INPUTS = (
+    BadInput("shape-mismatch", (np.ones(3), np.ones(4), 0.9), {}, ValueError,
               r"value shape \(4,\) does not match shadow shape \(3,\)", traced_or_run(ValueError),
               xla_match=r"Incompatible shapes: \[3\] vs\. \[4\]",
               xla_why="the shape-generic trace does not know the lengths, so the check is a runtime assert, "
                       "which XLA compiles away; XLA's own shape check of shadow - value fails to compile"),
-    ErrorCase("broadcast-column", (np.arange(4.0), np.arange(4.0)[:, None], 0.9), {}, ValueError,
+    BadInput("broadcast-column", (np.arange(4.0), np.arange(4.0)[:, None], 0.9), {}, ValueError,
               _VALUE_SHADOW.format(r"\(4, 1\)", r"\(4,\)"), (ValueError,),
               tf_match=_VALUE_SHADOW.format(shape_pattern((4, 1)), shape_pattern((4,)))),
-    ErrorCase("integer-value", (np.ones(3), np.arange(3), 0.9), {}, TypeError,
+    BadInput("integer-value", (np.ones(3), np.arange(3), 0.9), {}, TypeError,
               r"value must be a floating-point array, got dtype int64", (TypeError,)),
-    ErrorCase("decay-above-one", (np.ones(3), np.ones(3), 1.5), {}, ValueError,
+    BadInput("decay-above-one", (np.ones(3), np.ones(3), 1.5), {}, ValueError,
               r"decay must be in \[0, 1\], got 1.5", (ValueError,)),
-    ErrorCase("decay-negative", (np.ones(3), np.ones(3), -0.1), {}, ValueError,
+    BadInput("decay-negative", (np.ones(3), np.ones(3), -0.1), {}, ValueError,
               r"decay must be in \[0, 1\], got -0.1", (ValueError,)),
-    ErrorCase("integer-shadow", (np.ones(3, np.int64), np.ones(3), 0.9), {}, TypeError,
+    BadInput("integer-shadow", (np.ones(3, np.int64), np.ones(3), 0.9), {}, TypeError,
               r"shadow must be a floating-point array, got dtype int64", (TypeError,)),
 )
 
 
-def bench(n, rng):
+def bench_sample(n, rng):
     return Sample((rng.uniform(-10, 10, n), rng.uniform(-10, 10, n), 0.999, np.array(100, np.int64)))
 
 
 TOL = {d: Tol(1, "per sample: |shadow - value| x the known error of TF's float32 1 - d (cast to the dtype), "
-                "+ the subtraction, product and final subtraction (0.5 eps each)", model=E.ema_error)
+                "+ the subtraction, product and final subtraction (0.5 eps each)", model=error_models.ema_error)
        for d in ("float16", "bfloat16", "float32", "float64")}
 
 CATALOG = [
     Concept(name="ema_update", ref=R.ema_update, tf=T.ema_update,
-            samples=samples, edges=EDGES, tol=TOL, errors=ERRORS, bench=bench),
+            strategy=strategy, edges=EDGES, tol=TOL, bad_inputs=BAD_INPUTS, bench_sample=bench_sample),
 ]

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import reference.nn as R
 import tfimpl.nn as T
-from tests.catalog import DTYPES, XLA_ACCEPTS, Concept, ErrorCase, Sample, Tol, shape_pattern, traced_or_run
-from tests.catalog import _errors as E
-from tests.catalog import _strategies as S
+from tests.catalog import error_models, strategies
+from tests.catalog.concept import XLA_ACCEPTS, BadInput, Concept, Sample, Tol, shape_pattern, traced_or_run
+from tests.precision import DTYPES
 
 nan, inf = np.nan, np.inf
 ACTS = (None, "relu", "sigmoid", "tanh")
@@ -25,10 +25,10 @@ ACTS = (None, "relu", "sigmoid", "tanh")
 
 # --- dense ------------------------------------------------------------------------
 
-def dense_samples():
+def dense_strategy():
     dims = st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4))  # 0: the edges
     return st.tuples(dims, st.sampled_from(ACTS)).flatmap(lambda da: st.tuples(
-        S.arrays((da[0][0], da[0][1]), 2.0), S.arrays((da[0][1], da[0][2]), 2.0), S.arrays((da[0][2],), 2.0),
+        strategies.arrays((da[0][0], da[0][1]), 2.0), strategies.arrays((da[0][1], da[0][2]), 2.0), strategies.arrays((da[0][2],), 2.0),
     ).map(lambda xwb: Sample(xwb, {"activation": da[1]})))
 
 
@@ -63,7 +63,7 @@ def dense_edges():
     )
 
 
-def dense_bench(n, rng):
+def dense_bench_sample(n, rng):
     k = 32
     return Sample((rng.standard_normal((max(n // k, 1), k)), rng.standard_normal((k, k)) / k ** 0.5,
                    rng.standard_normal(k)), {"activation": "relu"})
@@ -77,7 +77,7 @@ def shape_error(id_, args, match, xla, op, what="fails to compile"):
     """A mismatch of dimensions the shape-generic trace does not know: ValueError eagerly, the
     runtime assert's InvalidArgumentError (same message) in tf.function and a Session; under XLA
     ``op``'s own check (``xla``: its message, or XLA_ACCEPTS)."""
-    return ErrorCase(id_, args, {}, ValueError, match, traced_or_run(ValueError),
+    return BadInput(id_, args, {}, ValueError, match, traced_or_run(ValueError),
                      xla_match=xla, xla_why=XLA_DROPS_THE_ASSERT.format(op=op, what=what))
 
 
@@ -85,12 +85,12 @@ def bias_column(args, shape):
     """A rank-2 bias (n_out, 1) or (1, n_out): + would broadcast it. The rank is known while
     tracing, so every mode rejects it, XLA included."""
     message = "b must have rank 1, got rank 2 \\(shape {}\\)"
-    return ErrorCase("bias-column", args, {}, ValueError, message.format(re.escape(str(shape))), (ValueError,),
+    return BadInput("bias-column", args, {}, ValueError, message.format(re.escape(str(shape))), (ValueError,),
                      tf_match=message.format(shape_pattern(shape)))
 
 
 X, W, B = np.ones((2, 3)), np.ones((3, 2)), np.ones(2)
-DENSE_ERRORS = (
+DENSE_BAD_INPUTS = (
     shape_error("x-w-mismatch", (X, np.ones((4, 2)), B),
                 r"x shape \(2, 3\) does not match w shape \(4, 2\) \(x.shape\[1\] must equal w.shape\[0\]\)",
                 r"Matrix size-incompatible: In\[0\]: \[2,3\], In\[1\]: \[4,2\]", "tf.matmul"),
@@ -102,24 +102,24 @@ DENSE_ERRORS = (
                 XLA_ACCEPTS, "the bias add", what="broadcasts the one bias to every unit: shape-generic "
                 "jit_compile callers get no check (a concrete input_signature makes it a trace-time ValueError)"),
     bias_column((X, W, np.ones((2, 1))), (2, 1)),
-    ErrorCase("unknown-activation", (X, W, B), {"activation": "swish"},
+    BadInput("unknown-activation", (X, W, B), {"activation": "swish"},
               ValueError, r"activation must be one of \[None, 'relu', 'sigmoid', 'tanh'\], got 'swish'", (ValueError,)),
-    ErrorCase("integer-inputs", (np.ones((2, 3), np.int64), np.ones((3, 2), np.int64), np.ones(2, np.int64)), {},
+    BadInput("integer-inputs", (np.ones((2, 3), np.int64), np.ones((3, 2), np.int64), np.ones(2, np.int64)), {},
               TypeError, r"x must be a floating-point array, got dtype int64", (TypeError,)),
-    ErrorCase("integer-x", (np.ones((2, 3), np.int64), W, B), {}, TypeError,
+    BadInput("integer-x", (np.ones((2, 3), np.int64), W, B), {}, TypeError,
               r"x must be a floating-point array, got dtype int64", (TypeError,)),
-    ErrorCase("integer-b", (X, W, np.ones(2, np.int64)), {}, TypeError,
+    BadInput("integer-b", (X, W, np.ones(2, np.int64)), {}, TypeError,
               r"b must be a floating-point array, got dtype int64", (TypeError,)),
 )
 
 # activation(x @ w + b): the K-term dot product (K/2 roundings of sum |x_k w_k|), the bias add
-# (0.5 |z|), the activation's slope times that, and its own ulps (tests/catalog/_errors.py).
+# (0.5 |z|), the activation's slope times that, and its own ulps (tests/catalog/error_models.py).
 # Per element and per sample: no floor, so a wrong activation or a lost term shows in every dtype.
 DENSE_TOL = {d: Tol(1, "per element: |act'(z)| x (K/2 sum|x w| + |z|/2) + the activation's own ulps of |act(z)|",
-                    model=lambda dtype, x, w, b, activation=None: E.dense_error(dtype, x, w, b, activation)[0])
+                    model=lambda dtype, x, w, b, activation=None: error_models.dense_error(dtype, x, w, b, activation)[0])
              for d in DTYPES}
 DENSE_GRAD_TOL = {d: Tol(1, "dz = act'(z) dy from TF's grad kernels (from the rounded output), then "
-                            "dz @ w.T, x.T @ dz and sum(dz) as matmuls", model=E.dense_vjp_error) for d in DTYPES}
+                            "dz @ w.T, x.T @ dz and sum(dz) as matmuls", model=error_models.dense_vjp_error) for d in DTYPES}
 
 
 # --- mlp_forward ------------------------------------------------------------------
@@ -156,14 +156,14 @@ def mlp_off_kink(sample, margin):
     return Sample(tuple(out + list(wb[-2:])), sample.kwargs, sample.id)
 
 
-def mlp_samples():
+def mlp_strategy():
     """1 to 3 layers, widths 1-4, weights in [-1, 1] (so each layer's |output| stays
     <= 4 * 4 + 1 = 17 for |input| <= 4 and at most ~ 4x larger per layer)."""
     def build(widths_act):
         widths, act = widths_act
-        arrays = [S.arrays((widths[0], widths[1]), 4.0)]
+        arrays = [strategies.arrays((widths[0], widths[1]), 4.0)]
         for i in range(1, len(widths) - 1):
-            arrays += [S.arrays((widths[i], widths[i + 1]), 1.0), S.arrays((widths[i + 1],), 1.0)]
+            arrays += [strategies.arrays((widths[i], widths[i + 1]), 1.0), strategies.arrays((widths[i + 1],), 1.0)]
         return st.tuples(*arrays).map(lambda a: Sample(tuple(a), {"activation": act}))
     widths = st.integers(2, 4).flatmap(lambda n: st.tuples(*[st.integers(1, 4)] * (n + 1)))
     return st.tuples(widths, st.sampled_from(ACTS[1:])).flatmap(build)
@@ -182,43 +182,43 @@ def mlp_edges():
     )
 
 
-def mlp_bench(n, rng):
+def mlp_bench_sample(n, rng):
     k = 32
     layers = [a for _ in range(2) for a in (rng.standard_normal((k, k)) / k ** 0.5, rng.standard_normal(k))]
     return Sample((rng.standard_normal((max(n // k, 1), k)), *layers), {"activation": "relu"})
 
 
-MLP_ERRORS = (
+MLP_BAD_INPUTS = (
     shape_error("layer-mismatch", (X, np.ones((3, 4)), np.ones(4), np.ones((5, 2)), B),
                 r"x shape \(2, 4\) does not match w shape \(5, 2\)",
                 r"Matrix size-incompatible: In\[0\]: \[2,4\], In\[1\]: \[5,2\]", "the second tf.matmul"),
     bias_column((X, np.ones((3, 4)), np.ones((4, 1)), np.ones((4, 2)), B), (4, 1)),
-    ErrorCase("integer-inputs", (np.ones((2, 3), np.int64), np.ones((3, 2), np.int64), np.ones(2, np.int64)), {},
+    BadInput("integer-inputs", (np.ones((2, 3), np.int64), np.ones((3, 2), np.int64), np.ones(2, np.int64)), {},
               TypeError, r"x must be a floating-point array, got dtype int64", (TypeError,)),
-    ErrorCase("no-layers", (X,), {}, ValueError, r"params must be a non-empty list of \(w, b\) pairs, got \[\]",
+    BadInput("no-layers", (X,), {}, ValueError, r"params must be a non-empty list of \(w, b\) pairs, got \[\]",
               (ValueError,)),
 )
 
 MLP_TOL = {d: Tol(1, "dense's bound layer by layer, each layer's output error carried into the next through |w|",
-                  model=E.mlp_error) for d in DTYPES}
+                  model=error_models.mlp_error) for d in DTYPES}
 MLP_GRAD_TOL = {d: Tol(1, "dense's backward bound layer by layer from the logits, with each layer's forward error "
-                          "and the upstream gradient's error carried along", model=E.mlp_vjp_error) for d in DTYPES}
+                          "and the upstream gradient's error carried along", model=error_models.mlp_vjp_error) for d in DTYPES}
 
 
 CATALOG = [
     Concept(
         name="dense", ref=R.dense, tf=T.dense, ref_vjp=R.dense_vjp, tf_vjp=T.dense_vjp, wrt=(0, 1, 2),
-        samples=dense_samples, edges=dense_edges(), tol=DENSE_TOL, grad_tol=DENSE_GRAD_TOL, off_kink=off_kink,
-        grad_edges=("empty-batch", "three-by-four", "one-element", "no-inputs", "extreme-magnitude"),
-        errors=DENSE_ERRORS, bench=dense_bench,
+        strategy=dense_strategy, edges=dense_edges(), tol=DENSE_TOL, grad_tol=DENSE_GRAD_TOL, off_kink=off_kink,
+        grad_edge_ids=("empty-batch", "three-by-four", "one-element", "no-inputs", "extreme-magnitude"),
+        bad_inputs=DENSE_BAD_INPUTS, bench_sample=dense_bench_sample,
     ),
     Concept(
         name="mlp_forward", ref=ref_mlp_forward_flat, tf=tf_mlp_forward_flat,
         ref_vjp=ref_mlp_forward_flat_vjp, tf_vjp=tf_mlp_forward_flat_vjp, wrt="all",
-        samples=mlp_samples, edges=mlp_edges(), tol=MLP_TOL, grad_tol=MLP_GRAD_TOL, off_kink=mlp_off_kink,
+        strategy=mlp_strategy, edges=mlp_edges(), tol=MLP_TOL, grad_tol=MLP_GRAD_TOL, off_kink=mlp_off_kink,
         # two gradient edges: each compiles the whole network's backward pass per dtype and mode
         # (~0.5 s); a single layer's linear and saturating cases are dense's gradient edges
-        grad_edges=("empty-batch", "two-hidden-tanh"),
-        errors=MLP_ERRORS, bench=mlp_bench,
+        grad_edge_ids=("empty-batch", "two-hidden-tanh"),
+        bad_inputs=MLP_BAD_INPUTS, bench_sample=mlp_bench_sample,
     ),
 ]

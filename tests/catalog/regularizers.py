@@ -4,8 +4,9 @@ from hypothesis import strategies as st
 
 import reference.regularizers as R
 import tfimpl.regularizers as T
-from tests.catalog import DTYPES, LONG_SUM, Concept, ErrorCase, Sample, Tol, off_zero, reduction_tol
-from tests.catalog import _strategies as S
+from tests.catalog import strategies
+from tests.catalog.concept import LONG_SUM, BadInput, Concept, Sample, Tol, off_zero, reduction_tol
+from tests.precision import DTYPES
 
 nan, inf = np.nan, np.inf
 
@@ -16,7 +17,7 @@ SCALES = st.sampled_from([0.0, 1e-3, 0.01, 0.5, 2.0])
 
 
 def weights(with_scale):
-    w = S.shapes().flatmap(lambda shape: S.arrays(shape, 10.0))  # rank 0: an edge
+    w = strategies.shapes().flatmap(lambda shape: strategies.arrays(shape, 10.0))  # rank 0: an edge
     if with_scale:
         return st.tuples(w, SCALES).map(lambda t: Sample((t[0],), {"scale": t[1]}))
     return w.map(lambda x: Sample((x,)))
@@ -34,44 +35,44 @@ def edges(scale):
     )
 
 
-def bench(with_scale):
+def bench_sample(with_scale):
     def make(n, rng):
         return Sample((rng.standard_normal((n // 100 or 1, 100)),), {"scale": 0.01} if with_scale else {})
     return make
 
 
-NEGATIVE_SCALE = ErrorCase("negative-scale", (np.ones(3),), {"scale": -0.1}, ValueError,
+NEGATIVE_SCALE = BadInput("negative-scale", (np.ones(3),), {"scale": -0.1}, ValueError,
                            r"scale must be >= 0, got -0.1", (ValueError,))
-INTEGER_W = ErrorCase("integer-w", (np.array([1, 2, 3]),), {"scale": 0.1}, TypeError,
+INTEGER_W = BadInput("integer-w", (np.array([1, 2, 3]),), {"scale": 0.1}, TypeError,
                       r"w must be a floating-point array, got dtype int64", (TypeError,))
 
 CATALOG = [
     Concept(
         name="l1", ref=R.l1, tf=T.l1, ref_vjp=R.l1_vjp, tf_vjp=T.l1_vjp,
-        samples=lambda: weights(True), edges=edges(0.01),
+        strategy=lambda: weights(True), edges=edges(0.01),
         tol=reduction_tol(R.l1, 0.0, 1.0, "|w| exact; times scale, itself rounded to the dtype (0.5 + 0.5)"),
         grad_tol={d: Tol(1, "scale * sign(w) * dy: scale rounded to the dtype, one product")
                   for d in DTYPES},
-        off_kink=off_zero, grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
-        errors=(NEGATIVE_SCALE, INTEGER_W), bench=bench(True), bench_tol=LONG_SUM,
+        off_kink=off_zero, grad_edge_ids=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
+        bad_inputs=(NEGATIVE_SCALE, INTEGER_W), bench_sample=bench_sample(True), bench_tol=LONG_SUM,
     ),
     Concept(
         name="l2", ref=R.l2, tf=T.l2, ref_vjp=R.l2_vjp, tf_vjp=T.l2_vjp,
-        samples=lambda: weights(True), edges=edges(0.01),
+        strategy=lambda: weights(True), edges=edges(0.01),
         tol=reduction_tol(R.l2, 0.5, 1.0, "square (0.5 ulp) per term; times scale, itself rounded (0.5 + 0.5)"),
         grad_tol={d: Tol(2, "2 * scale * w * dy: scale rounded (0.5), two products")
                   for d in DTYPES},
-        grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
-        errors=(NEGATIVE_SCALE, INTEGER_W), bench=bench(True), bench_tol=LONG_SUM,
+        grad_edge_ids=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
+        bad_inputs=(NEGATIVE_SCALE, INTEGER_W), bench_sample=bench_sample(True), bench_tol=LONG_SUM,
     ),
     Concept(
         name="l2_loss", ref=R.l2_loss, tf=T.l2_loss, ref_vjp=R.l2_loss_vjp, tf_vjp=T.l2_loss_vjp,
-        samples=lambda: weights(False), edges=edges(None),
+        strategy=lambda: weights(False), edges=edges(None),
         tol=reduction_tol(R.l2_loss, 0.5, 0.0, "square (0.5 ulp) per term; halving exact"),
         grad_tol={d: Tol(1, "w * dy: one product") for d in DTYPES},
-        grad_edges=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
-        errors=(ErrorCase("integer-w", (np.array([1, 2, 3]),), {}, TypeError,
+        grad_edge_ids=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
+        bad_inputs=(BadInput("integer-w", (np.array([1, 2, 3]),), {}, TypeError,
                           r"w must be a floating-point array, got dtype int64", (TypeError,)),),
-        bench=bench(False), bench_tol=LONG_SUM,
+        bench_sample=bench_sample(False), bench_tol=LONG_SUM,
     ),
 ]

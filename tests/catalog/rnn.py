@@ -7,7 +7,7 @@ get a tuple dy, one array per output (tests/harness.py feeds each as a tensor).
 The error models below run a first-order bound (Higham, ch. 3) through the recurrence, op
 for op in Keras's order: each matmul earns K/2 eps of its sum of |terms|, each add and
 product half an ulp, tanh and sigmoid carry their input's error times their largest slope
-nearby and add their own ulps (tests/catalog/_errors.py); any result (or matmul term) below
+nearby and add their own ulps (tests/catalog/error_models.py); any result (or matmul term) below
 the dtype's smallest normal number may be flushed to zero, which costs its whole size. A state's error is carried into
 the next step through |R| and contracted by tanh' (and, in the LSTM, by f and o), so the
 bound grows with the number of steps only as far as the recurrence lets it. The backward
@@ -21,23 +21,20 @@ from hypothesis import strategies as st
 
 import reference.rnn as R
 import tfimpl.rnn as T
-from tests.catalog import DTYPES, XLA_ACCEPTS, Concept, ErrorCase, Sample, Tol, shape_pattern, traced_or_run
-from tests.catalog import _errors as E
-from tests.catalog import _strategies as S
+from tests.catalog import error_models, strategies
+from tests.catalog.concept import XLA_ACCEPTS, BadInput, Concept, Sample, Tol, shape_pattern, traced_or_run
+from tests.precision import DTYPES, EPS, LOW, TINY
 
 nan, inf = np.nan, np.inf
 
 
 # --- error models: (value, error bound in eps) pairs through the ops -----------------------
 
-TINY = {"float16": 2.0 ** -14, "bfloat16": 2.0 ** -126, "float32": 2.0 ** -126, "float64": 2.0 ** -1022}
-
-
 def _flushed(dtype, v):
     """What flushing subnormal results to zero can cost, in eps: |v| wherever |v| is below the dtype's
     smallest normal number (XLA and TF's graph kernels flush them; the reference keeps them)."""
     v = np.abs(v)
-    return np.where(v < TINY[dtype], v, 0.0) / E.EPS[dtype]
+    return np.where(v < TINY[dtype], v, 0.0) / EPS[dtype]
 
 
 def _exact(a):
@@ -50,7 +47,7 @@ def _mm(dtype, a, b):
     (va, ea), (vb, eb) = a, b
     v = va @ vb
     products = np.abs(va)[..., :, None] * np.abs(vb)  # each term, which may flush on its own
-    return v, (ea @ np.abs(vb) + np.abs(va) @ eb + E.matmul_error(dtype, va, vb, v)
+    return v, (ea @ np.abs(vb) + np.abs(va) @ eb + error_models.matmul_error(dtype, va, vb, v)
                + _flushed(dtype, products).sum(axis=-2) + _flushed(dtype, v))
 
 
@@ -78,15 +75,15 @@ def _act(dtype, name, z):
     """tanh or sigmoid of z: z's error times the largest slope within it, plus the function's own
     ulps. A saturated input (|z| = inf) gives an exact 0, 1 or -1: nothing is carried."""
     vz, ez = z
-    slope = _max_slope(name, vz, ez * E.EPS[dtype])
+    slope = _max_slope(name, vz, ez * EPS[dtype])
     carried = np.where(slope > 0, slope * ez, 0.0)
-    f = E._act(name, vz)
-    return f, carried + (E.ACT_ULPS[name] + (0.5 if dtype in E.LOW else 0.0)) * np.abs(f) + _flushed(dtype, f)
+    f = error_models._act(name, vz)
+    return f, carried + (error_models.ACT_ULPS[name] + (0.5 if dtype in LOW else 0.0)) * np.abs(f) + _flushed(dtype, f)
 
 
 def _act_grad(dtype, name, y, g):
     """TF's TanhGrad g (1 - y^2) and SigmoidGrad g y (1 - y), from the rounded output y: the slope
-    carries y's error, the slope and the product round (tests/catalog/_errors.py, _layer_backward)."""
+    carries y's error, the slope and the product round (tests/catalog/error_models.py, _layer_backward)."""
     (vy, ey), (vg, eg) = y, g
     if name == "tanh":
         slope = 1 - vy * vy
@@ -249,18 +246,18 @@ values; the edges pin one step with a batch of one (where Keras's ops.add turns 
 into a BiasAdd), an empty batch, no features, 200 steps and saturation."""
 
 
-def sequence_samples(gates, states):
+def sequence_strategy(gates, states):
     """x in [-2, 2], the weights and the initial states in [-1, 1]."""
     b, t, f, u = SHAPE
-    return st.tuples(S.arrays((b, t, f), 2.0), S.arrays((f, gates * u), 1.0), S.arrays((u, gates * u), 1.0),
-                     S.arrays((gates * u,), 1.0), *[S.arrays((b, u), 1.0)] * states).map(Sample)
+    return st.tuples(strategies.arrays((b, t, f), 2.0), strategies.arrays((f, gates * u), 1.0), strategies.arrays((u, gates * u), 1.0),
+                     strategies.arrays((gates * u,), 1.0), *[strategies.arrays((b, u), 1.0)] * states).map(Sample)
 
 
-def cell_samples():
+def cell_strategy():
     """One LSTM step (SHAPE without its time): x_t in [-2, 2], h in [-1, 1], c in [-2, 2]."""
     b, _, f, u = SHAPE
-    return st.tuples(S.arrays((b, f), 2.0), S.arrays((b, u), 1.0), S.arrays((b, u), 2.0),
-                     S.arrays((f, 4 * u), 1.0), S.arrays((u, 4 * u), 1.0), S.arrays((4 * u,), 1.0)).map(Sample)
+    return st.tuples(strategies.arrays((b, f), 2.0), strategies.arrays((b, u), 1.0), strategies.arrays((b, u), 2.0),
+                     strategies.arrays((f, 4 * u), 1.0), strategies.arrays((u, 4 * u), 1.0), strategies.arrays((4 * u,), 1.0)).map(Sample)
 
 
 def _weights(rng, features, units, gates, norm=None):
@@ -297,7 +294,7 @@ def sequence_edges(gates, seed):
 
 
 def _inf_nan_sequence(rng):
-    """x in SHAPE (whose XLA compile it shares with the drawn samples): row 0 starts with +inf (x_0 K
+    """x in SHAPE (whose XLA compile it shares with the drawn strategy): row 0 starts with +inf (x_0 K
     saturates to +-inf, tanh and sigmoid give exact 1, 0 or -1, and the state goes on finite); row 1
     holds a NaN at its last step, its earlier steps finite (NaN neither runs back nor across rows)."""
     b, t, f, _ = SHAPE
@@ -340,18 +337,18 @@ def runtime_case(id_, args, match, xla, what):
     """A mismatch of dimensions the shape-generic trace does not know: ValueError eagerly, the
     runtime assert's InvalidArgumentError (same message) in tf.function and a Session; under XLA
     ``xla`` (a pattern of XLA's own error, or XLA_ACCEPTS), ``what`` saying why."""
-    return ErrorCase(id_, args, {}, ValueError, match, traced_or_run(ValueError),
+    return BadInput(id_, args, {}, ValueError, match, traced_or_run(ValueError),
                      xla_match=xla, xla_why=XLA_DROPS_THE_ASSERT.format(what=what))
 
 
 def rank_case(id_, args, name, rank, shape):
     """A wrong rank is known while tracing: ValueError in every mode, XLA included."""
     message = "{} must have rank {}, got rank {} \\(shape {}\\)"
-    return ErrorCase(id_, args, {}, ValueError, message.format(name, rank, len(shape), re.escape(str(shape))),
+    return BadInput(id_, args, {}, ValueError, message.format(name, rank, len(shape), re.escape(str(shape))),
                      (ValueError,), tf_match=message.format(name, rank, len(shape), shape_pattern(shape)))
 
 
-def sequence_errors(gates):
+def sequence_bad_inputs(gates):
     """Bad input for simple_rnn (gates 1) and lstm (gates 4): x [2, 4, 3], units 2."""
     u, g = 2, gates
     x, k, r, b = np.ones((2, 4, 3)), np.ones((3, g * u)), np.ones((u, g * u)), np.ones(g * u)
@@ -386,7 +383,7 @@ def sequence_errors(gates):
                      r"x must have at least one time step \(x.shape\[1\] >= 1\), got shape \(2, 0, 3\)",
                      r"slice index 0 of dimension 1 out of bounds",
                      "Keras's loop reads step 0 (to learn the output's shape) and fails to compile"),
-        ErrorCase("integer-x", (np.ones((2, 4, 3), np.int64),) + good[1:], {}, TypeError,
+        BadInput("integer-x", (np.ones((2, 4, 3), np.int64),) + good[1:], {}, TypeError,
                   r"x must be a floating-point array, got dtype int64", (TypeError,)),
     ]
     if g == 4:
@@ -398,7 +395,7 @@ def sequence_errors(gates):
     return tuple(cases)
 
 
-def cell_errors():
+def cell_bad_inputs():
     u = 2
     x_t, h, c, k, r, b = (np.ones((2, 3)), np.ones((2, u)), np.ones((2, u)), np.ones((3, 4 * u)), np.ones((u, 4 * u)),
                           np.ones(4 * u))
@@ -411,7 +408,7 @@ def cell_errors():
         runtime_case("c-mismatches-h", (x_t, h, np.ones((2, 3)), k, r, b),
                      r"c shape \(2, 3\) does not match h shape \(2, 2\)", r"Incompatible shapes: \[2,2\] vs\. \[2,3\]",
                      "the product f * c fails to compile"),
-        ErrorCase("integer-h", (x_t, np.ones((2, u), np.int64), c, k, r, b), {}, TypeError,
+        BadInput("integer-h", (x_t, np.ones((2, u), np.int64), c, k, r, b), {}, TypeError,
                   r"h must be a floating-point array, got dtype int64", (TypeError,)),
     )
 
@@ -420,7 +417,7 @@ BENCH_TIME, BENCH_UNITS = 20, 32
 """bench/: 20 steps of 32 features into 32 units, the batch growing with n."""
 
 
-def sequence_bench(gates, states):
+def sequence_bench_sample(gates, states):
     """bench/: x [n // 640 or 1, 20, 32] in [-2, 2], weights scaled by 1/sqrt(32), states in [-1, 1]."""
     def make(n, rng):
         b, t, u = max(1, n // (BENCH_TIME * BENCH_UNITS)), BENCH_TIME, BENCH_UNITS
@@ -429,7 +426,7 @@ def sequence_bench(gates, states):
     return make
 
 
-def cell_bench(n, rng):
+def cell_bench_sample(n, rng):
     """bench/: one LSTM step, x_t [n // 32 or 1, 32]."""
     b, u = max(1, n // BENCH_UNITS), BENCH_UNITS
     k, r, bias = (w / np.sqrt(u) for w in _weights(rng, u, u, 4))
@@ -439,23 +436,23 @@ def cell_bench(n, rng):
 CATALOG = [
     Concept(
         name="simple_rnn", ref=R.simple_rnn, tf=T.simple_rnn, ref_vjp=R.simple_rnn_vjp, tf_vjp=T.simple_rnn_vjp,
-        wrt="all", samples=lambda: sequence_samples(1, 1), edges=sequence_edges(1, 11),
+        wrt="all", strategy=lambda: sequence_strategy(1, 1), edges=sequence_edges(1, 11),
         tol=_tol(simple_rnn_error, FORWARD_WHY), grad_tol=_tol(simple_rnn_vjp_error, BACKWARD_WHY),
-        grad_edges=GRAD_EDGES, errors=sequence_errors(1),
-        bench=sequence_bench(1, 1),
+        grad_edge_ids=GRAD_EDGES, bad_inputs=sequence_bad_inputs(1),
+        bench_sample=sequence_bench_sample(1, 1),
     ),
     Concept(
         name="lstm_cell", ref=R.lstm_cell, tf=T.lstm_cell, ref_vjp=R.lstm_cell_vjp, tf_vjp=T.lstm_cell_vjp,
-        wrt="all", samples=cell_samples, edges=cell_edges(),
+        wrt="all", strategy=cell_strategy, edges=cell_edges(),
         tol=_tol(lstm_cell_error, FORWARD_WHY), grad_tol=_tol(lstm_cell_vjp_error, BACKWARD_WHY),
-        grad_edges=("empty-batch", "saturating"), errors=cell_errors(),
-        bench=cell_bench,
+        grad_edge_ids=("empty-batch", "saturating"), bad_inputs=cell_bad_inputs(),
+        bench_sample=cell_bench_sample,
     ),
     Concept(
         name="lstm", ref=R.lstm, tf=T.lstm, ref_vjp=R.lstm_vjp, tf_vjp=T.lstm_vjp,
-        wrt="all", samples=lambda: sequence_samples(4, 2), edges=sequence_edges(4, 12),
+        wrt="all", strategy=lambda: sequence_strategy(4, 2), edges=sequence_edges(4, 12),
         tol=_tol(lstm_error, FORWARD_WHY), grad_tol=_tol(lstm_vjp_error, BACKWARD_WHY),
-        grad_edges=GRAD_EDGES, errors=sequence_errors(4),
-        bench=sequence_bench(4, 2),
+        grad_edge_ids=GRAD_EDGES, bad_inputs=sequence_bad_inputs(4),
+        bench_sample=sequence_bench_sample(4, 2),
     ),
 ]

@@ -12,16 +12,16 @@ from hypothesis import strategies as st
 
 import reference.schedules as R
 import tfimpl.schedules as T
-from tests.catalog import DTYPES, Concept, ErrorCase, Sample, Tol
-from tests.catalog import _errors as E
-from tests.catalog import _strategies as S
+from tests.catalog import error_models
+from tests.catalog.concept import BadInput, Concept, Sample, Tol
+from tests.precision import DTYPES
 
 nan, inf = np.nan, np.inf
 
 
 
 
-def samples():
+def strategy():
     """learning_rate in [1e-3, 1] and decay_rate in [0.9, 1] (scalars, cast to the dtype under test),
     a vector of int64 steps in [0, 255], decay_steps a Python int, staircase either way."""
     return st.builds(
@@ -46,26 +46,26 @@ EDGES = (
     sample(nan, [0, 5], 10, 0.96, True, "nan-rate"),
 )
 
-ERRORS = (
-    ErrorCase("decay-steps-zero", (np.array(0.1), np.array([1], np.int64), 0, np.array(0.96)), {}, ValueError,
+BAD_INPUTS = (
+    BadInput("decay-steps-zero", (np.array(0.1), np.array([1], np.int64), 0, np.array(0.96)), {}, ValueError,
               r"decay_steps must be > 0, got 0", (ValueError,)),
-    ErrorCase("decay-steps-negative", (np.array(0.1), np.array([1], np.int64), -5, np.array(0.96)), {}, ValueError,
+    BadInput("decay-steps-negative", (np.array(0.1), np.array([1], np.int64), -5, np.array(0.96)), {}, ValueError,
               r"decay_steps must be > 0, got -5", (ValueError,)),
     # Keras computes the schedule in the learning rate's dtype: an integer rate would make
     # decay_rate 0.96 the integer 0 and the schedule 0 from the first step.
-    ErrorCase("integer-learning-rate", (np.array(1), np.array([1], np.int64), 10, np.array(0.96)), {}, TypeError,
+    BadInput("integer-learning-rate", (np.array(1), np.array([1], np.int64), 10, np.array(0.96)), {}, TypeError,
               r"learning_rate must be a floating-point array, got dtype int64", (TypeError,)),
 )
 
 
-def bench(n, rng):
+def bench_sample(n, rng):
     return Sample((np.array(0.1), rng.integers(0, 256, n), 10, np.array(0.96)), {"staircase": False})
 
 
 TOL = {d: Tol(1, "per sample: 0.5 |p ln rate| from rounding p = step / decay_steps (0 with a staircase, whose "
-                "floor is exact), + pow's ulp and the product's half", model=E.schedule_error) for d in DTYPES}
+                "floor is exact), + pow's ulp and the product's half", model=error_models.schedule_error) for d in DTYPES}
 
 CATALOG = [
     Concept(name="exponential_decay", ref=R.exponential_decay, tf=T.exponential_decay,
-            samples=samples, edges=EDGES, tol=TOL, errors=ERRORS, bench=bench),
+            strategy=strategy, edges=EDGES, tol=TOL, bad_inputs=BAD_INPUTS, bench_sample=bench_sample),
 ]

@@ -3,8 +3,8 @@ evaluated on the sample itself, in units of the dtype's machine epsilon (eps = 2
 u the unit roundoff: one correctly rounded operation is off by at most 0.5 eps
 relative).
 
-A catalog tolerance built on these is ``Tol(ulps, why, model=...)``: it passes an
-element iff |tf - ref| <= ulps * eps * scale, where scale is what the model returns.
+A catalog tolerance built on these is ``Tol(n_eps, why, model=...)``: it passes an
+element iff |tf - ref| <= n_eps * eps * scale, where scale is what the model returns.
 The models are first-order bounds (Higham, *Accuracy and Stability of Numerical
 Algorithms*, ch. 3): a K-term dot product computed in the dtype is off by at most
 (K / 2) eps * sum |x_k w_k|; a value carried into a function f moves f by |f'| times
@@ -17,8 +17,7 @@ float32-inside bound). So the models charge every op at the dtype's own eps.
 """
 import numpy as np
 
-EPS = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23, "float64": 2.0 ** -52}
-LOW = ("float16", "bfloat16")
+from tests.precision import EPS, LOW, np_dtype
 
 
 def log2_terms(n):
@@ -303,7 +302,6 @@ def ema_error(dtype, shadow, value, decay, num_updates=None):
         d32 = np.minimum(d32, (np.float32(1) + n32) / (np.float32(10) + n32))
         n = np.float64(num_updates)
         d_exact = np.minimum(d_exact, (1 + n) / (10 + n))
-    from tests.harness import np_dtype
     one_minus = np.float64((np.float32(1) - d32).astype(np_dtype(dtype)))
     diff = shadow - value
     constant = np.abs(diff) * np.abs(one_minus - (1 - d_exact)) / EPS[dtype]
