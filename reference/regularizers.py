@@ -8,6 +8,8 @@ import numpy as np
 
 from reference import _checks as check
 from reference._checks import in_float64
+from reference.losses import mean_squared_error
+from reference.nn import mlp_forward
 
 
 @in_float64
@@ -69,8 +71,6 @@ def regularized_mse(x, y_true, params, scale, activation="relu"):
     """J(theta) + lambda R(w) = mean((y_true - mlp_forward(x, params))^2) + sum over layers of
     scale * l2_loss(w): the data loss plus every weight matrix's penalty (biases unpenalised).
     Mirrors Dense layers with kernel_regularizer=L2(scale / 2) and MSE + sum(model.losses)."""
-    from reference.losses import mean_squared_error
-    from reference.nn import mlp_forward
     params = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in params]
     y_pred = mlp_forward(np.asarray(x, np.float64), params, activation)
     return mean_squared_error(np.asarray(y_true, np.float64), y_pred) + sum(l2_v1(w, scale) for w, _ in params)

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import reference.variables as R
 import tfimpl.variables as T
+from tfimpl.regularizers import l2_v1
 
 
 def in_graph(build):
@@ -210,7 +211,6 @@ def test_calling_the_book_inference_again_with_a_regularizer_counts_every_penalt
     or not; its evaluation program passes regularizer=None. Reusing with one doubles the penalty."""
     rng = np.random.default_rng(11)
     params, scale = dyadic_network(rng), 2.0 ** -4
-    from tfimpl.regularizers import l2_v1
 
     def build():
         x = tf.compat.v1.placeholder(tf.float64, (None, 3))

@@ -26,6 +26,8 @@ import tensorflow as tf
 
 from tfimpl import _checks as check
 from tfimpl._autodiff import vjp
+from tfimpl.losses import mean_squared_error
+from tfimpl.nn import dense
 
 
 def l1(w, scale):
@@ -118,8 +120,6 @@ def regularized_mse_v1(x, y_true, params, scale, activation="relu"):
     ``tf.reduce_mean(tf.square(y_ - y))`` joins it, and ``tf.add_n(tf.get_collection("losses"))``
     is the total, run in a Session with x and y_true fed to placeholders. Returns the total."""
     check.pairs(params, "params")
-    from tfimpl.losses import mean_squared_error
-    from tfimpl.nn import dense
     x, y_true = np.asarray(x), np.asarray(y_true)
     graph = tf.Graph()
     with graph.as_default():

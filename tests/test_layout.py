@@ -1,0 +1,148 @@
+"""The house rules of the layout, checked on the source: imports go one way and never in a circle.
+
+    reference/  <-  tfimpl/  <-  the checking core (tests/'s non-test modules)  <-  tools/
+                <-  bench/_support.py  <-  test files, benchmark cases and the conftest files
+
+A module may import from its own layer or a lower one, never a higher one; the top layer (tests,
+benchmark cases, conftest files) imports nothing of its own layer; no import of tfref's own code is
+hidden inside a function (where it could dodge a circle); the module graph has no cycle; and the
+references import no TensorFlow, so they compute on their own.
+"""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("reference", "tfimpl", "tests", "tools", "bench")
+LAYERS = ("reference", "tfimpl", "core", "tools", "bench support", "top")
+
+
+def module_name(path):
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def layer(module):
+    """The layer of a tfref module, by where it lives."""
+    head, *rest = module.split(".")
+    leaf = module.rsplit(".", 1)[-1]
+    if head in ("reference", "tfimpl", "tools"):
+        return LAYERS.index(head)
+    if head == "conftest" or leaf == "conftest" or leaf.startswith(("test_", "bench_")):
+        return LAYERS.index("top")
+    if head == "bench":
+        return LAYERS.index("bench support")
+    return LAYERS.index("core")
+
+
+def sources():
+    files = [ROOT / "conftest.py"] + [p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))]
+    return {module_name(p): p for p in files}
+
+
+MODULES = sources()
+
+
+def resolve(name):
+    """The tfref module an imported dotted name refers to: the longest prefix that is a module."""
+    parts = name.split(".")
+    for n in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:n])
+        if candidate in MODULES:
+            return candidate
+    return None
+
+
+def imports(path):
+    """(imported tfref module, line, inside a function?) for every import statement of the file."""
+    tree = ast.parse(path.read_text())
+    found = []
+
+    def visit(node, nested):
+        for child in ast.iter_child_nodes(node):
+            inner = nested or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Import):
+                names = [a.name for a in child.names]
+            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
+                names = [f"{child.module}.{a.name}" for a in child.names]
+            else:
+                names = []
+            for name in names:
+                target = resolve(name)
+                if target is not None:
+                    found.append((target, child.lineno, nested))
+                elif name.split(".")[0] in ("tensorflow", "keras"):
+                    found.append((name.split(".")[0], child.lineno, nested))
+            visit(child, inner)
+    visit(tree, False)
+    return found
+
+
+EDGES = {module: imports(path) for module, path in MODULES.items()}
+
+
+def test_every_import_goes_down_the_layers():
+    bad = []
+    for module, edges in EDGES.items():
+        for target, line, _ in edges:
+            if target not in MODULES:
+                continue
+            here, there = layer(module), layer(target)
+            if there > here or (there == here == LAYERS.index("top")):
+                bad.append(f"{MODULES[module].relative_to(ROOT)}:{line} ({LAYERS[here]}) imports {target} "
+                           f"({LAYERS[there]})")
+    assert not bad, "imports that go up or sideways at the top:\n  " + "\n  ".join(bad)
+
+
+def test_no_import_of_tfrefs_own_code_is_hidden_inside_a_function():
+    hidden = [f"{MODULES[m].relative_to(ROOT)}:{line} imports {target}"
+              for m, edges in EDGES.items() for target, line, nested in edges if nested and target in MODULES]
+    assert not hidden, "imports inside functions:\n  " + "\n  ".join(hidden)
+
+
+def test_the_module_graph_has_no_cycle():
+    graph = {m: sorted({t for t, _, _ in edges if t in MODULES and t != m}) for m, edges in EDGES.items()}
+    state, stack, cycles = {}, [], []
+
+    def walk(m):
+        state[m] = "open"
+        stack.append(m)
+        for t in graph[m]:
+            if state.get(t) == "open":
+                cycles.append(" -> ".join(stack[stack.index(t):] + [t]))
+            elif t not in state:
+                walk(t)
+        stack.pop()
+        state[m] = "done"
+    for m in graph:
+        if m not in state:
+            walk(m)
+    assert not cycles, "import cycles:\n  " + "\n  ".join(cycles)
+
+
+def test_the_references_import_no_tensorflow():
+    leaks = [f"{MODULES[m].relative_to(ROOT)}:{line} imports {t}" for m, edges in EDGES.items()
+             if m.startswith("reference") for t, line, _ in edges if t in ("tensorflow", "keras")]
+    assert not leaks, "\n".join(leaks)
+
+
+@pytest.mark.parametrize("plant", ["up", "hidden", "cycle"])
+def test_the_checks_catch_a_planted_import(plant, monkeypatch):
+    """Each rule fails on the import it forbids: tfimpl importing the harness, a test helper imported
+    inside a function, and the error models importing the harness that imports them."""
+    planted = dict(EDGES)
+    if plant == "up":
+        planted["tfimpl.nn"] = EDGES["tfimpl.nn"] + [("tests.harness", 1, False)]
+        check = test_every_import_goes_down_the_layers
+    elif plant == "hidden":
+        planted["tests.harness"] = EDGES["tests.harness"] + [("tests.catalog", 1, True)]
+        check = test_no_import_of_tfrefs_own_code_is_hidden_inside_a_function
+    else:
+        planted["tests.catalog.error_models"] = EDGES["tests.catalog.error_models"] + [("tests.harness", 1, False)]
+        check = test_the_module_graph_has_no_cycle
+    monkeypatch.setitem(globals(), "EDGES", planted)
+    with pytest.raises(AssertionError):
+        check()
