@@ -281,13 +281,21 @@ def schedule_error(dtype, learning_rate, global_step, decay_steps, decay_rate, s
     """lr * pow(rate, p), all in the learning rate's dtype (Keras's ExponentialDecay): p = step /
     decay_steps rounds (0.5 eps relative), which pow turns into 0.5 |p ln rate| eps of the result;
     a staircase floors p back to the exact integer (the samples never round across one), so that
-    term is 0 there. pow (1 ulp) and the product (0.5) add their own."""
+    term is 0 there. pow (1 ulp) and the product (0.5) add their own.
+
+    float64: TF's CPU kernel (eager, tf.function, Session) runs Eigen's vectorised pow, which
+    computes exp(p ln rate) with p ln rate rounded to double: another 0.5 |p ln rate| eps, whatever
+    p. Measured on 15,000 full-mantissa bases and p up to 1023: at most 0.36 |p ln rate| + 1 eps
+    (139 eps at p ln rate = 385), where XLA and a scalar tf.pow stay within 0.5 ulp. In float32 and
+    below pow stays within 1.5 eps (measured), as charged."""
     p = np.asarray(global_step, np.float64) / decay_steps
     shown = np.floor(p) if staircase else p
     with np.errstate(divide="ignore", invalid="ignore"):
         ref = learning_rate * decay_rate ** shown
+        exponent = np.where(decay_rate > 0, np.abs(shown * np.log(decay_rate)), 0.0)
         p_term = 0.0 if staircase else np.where(decay_rate > 0, 0.5 * np.abs(p * np.log(decay_rate)), 0.0)
-    return np.abs(ref) * (p_term + 1.0 + 0.5)
+    vectorised_pow = 0.5 * exponent if dtype == "float64" else 0.0
+    return np.abs(ref) * (p_term + vectorised_pow + 1.0 + 0.5)
 
 
 def ema_error(dtype, shadow, value, decay, num_updates=None):
