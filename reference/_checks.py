@@ -3,8 +3,10 @@
 Each check names the argument, what was expected and what was given, and
 raises the exception TensorFlow users would expect for that mistake:
 TypeError for a wrong dtype, ValueError for a wrong shape or parameter.
-The wording of each message is a template in MESSAGES, shared with
-tfimpl/_checks.py (the same checks on tensors), so the two sides cannot drift.
+MESSAGES is the one registry of message templates for both sides: the
+checks' below, and those reference/tfrecord.py and reference/transfer.py raise.
+tfimpl/ fills the same templates (``message(kind, **fields)``), so the two
+sides' texts cannot drift; each side decides with its own code when to raise.
 """
 import functools
 
@@ -27,12 +29,23 @@ MESSAGES = {
     "in_unit_interval": "{name} must be in [0, 1], got {value}",
     "one_of": "{name} must be one of {options}, got {value!r}",
     "pairs": "{name} must be a non-empty list of (w, b) pairs, got {value!r}",
-    "rank_in": "{name} must have rank {ranks}, got rank {ndim} (shape {shape})",
+    "image_rank": "{name} must have rank 3 (HWC) or 4 (NHWC), got rank {ndim} (shape {shape})",
     "last_dim": "{name} must have {size} {what} (its last dimension), got shape {shape}",
     "size_pair": "{name} must be a pair of positive integers (height, width), got {value!r}",
     "gate_columns": ("{name}.shape[{axis}] must be {gates} * units = {columns} "
                      "(units = recurrent_kernel.shape[0] = {units}), got shape {shape}"),
     "time_steps": "{name} must have at least one time step ({name}.shape[1] >= 1), got shape {shape}",
+    # tfrecord: records, feature names and values, serialised Examples
+    "record_bytes": "records[{index}] must be bytes, got {type}",
+    "feature_name": "feature names must be str, got {type} {name!r}",
+    "feature_values": "feature {name!r} must be a list or a 1-D array of ints, floats or bytes, got {what}",
+    "feature_empty": ("feature {name!r} is an empty list: its kind (bytes, float or int64) cannot be inferred; "
+                      "pass an empty NumPy array of the dtype"),
+    "feature_int64": "feature {name!r} holds {value}, outside int64 [-2**63, 2**63 - 1]",
+    "feature_no_kind": "feature {name!r} holds no list: none of bytes_list, float_list or int64_list is set",
+    "example_malformed": "not a serialised tf.train.Example: {what}",
+    # transfer: the activation a pretrained network was saved with (.npz and .keras files record it)
+    "activation_mismatch": "activation {given!r} does not match the pretrained network's activation {saved!r}",
 }
 
 
@@ -124,6 +137,14 @@ def one_of(value, options, name):
 def pairs(params, name="params"):
     if not params or not all(len(p) == 2 for p in params):
         raise ValueError(message("pairs", name=name, value=params))
+
+
+def size_pair(size, name):
+    """A pair of positive integers (height, width): Python or NumPy ints, not bool."""
+    def side(n):
+        return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0
+    if not (isinstance(size, (tuple, list, np.ndarray)) and len(size) == 2 and all(side(n) for n in size)):
+        raise ValueError(message("size_pair", name=name, value=size))
 
 
 def in_float64(fn):

@@ -25,8 +25,7 @@ from reference._checks import in_float64
 GRAY_WEIGHTS = {"R": 0.2989, "G": 0.5870, "B": 0.1140}
 """The luma weights of tf.image.rgb_to_grayscale (Rec. 601 rounded to 4 digits: they sum to 0.9999)."""
 
-_METHODS = ("bilinear", "nearest")
-_IMAGE_RANKS = "3 (HWC) or 4 (NHWC)"
+_METHODS = ("bilinear", "nearest")  # of tf.image.ResizeMethod's eight, the book's method=0 and method=1
 
 
 # --- conversions ---------------------------------------------------------------------
@@ -394,7 +393,7 @@ def _check_image(image):
     """A real-valued HWC image or NHWC batch (the same checks, in the same order, as tfimpl)."""
     _check_image_dtype(image)
     if image.ndim not in (3, 4):
-        raise ValueError(check.message("rank_in", name="image", ranks=_IMAGE_RANKS, ndim=image.ndim, shape=image.shape))
+        raise ValueError(check.message("image_rank", name="image", ndim=image.ndim, shape=image.shape))
 
 
 def _check_channels(image, channels):
@@ -409,11 +408,5 @@ def _check_fraction(central_fraction):
 
 def _check_resize(image, size, method):
     _check_image(image)
-    _check_size(size, method)
-
-
-def _check_size(size, method):
-    """The resize parameters are Python values: one check for both sides (tfimpl imports it)."""
     check.one_of(method, _METHODS, "method")
-    if not (len(size) == 2 and all(isinstance(n, (int, np.integer)) and n > 0 for n in size)):
-        raise ValueError(check.message("size_pair", name="size", value=size))
+    check.size_pair(size, "size")

@@ -225,7 +225,7 @@ def _check_records(records):
     out = []
     for i, r in enumerate(records):
         if not isinstance(r, (bytes, bytearray)):
-            raise TypeError(f"records[{i}] must be bytes, got {type(r).__name__}")
+            raise TypeError(check.message("record_bytes", index=i, type=type(r).__name__))
         out.append(bytes(r))
     return out
 
@@ -305,7 +305,7 @@ def decode_example(data):
     for name in sorted(found):
         kind, values = found[name]
         if kind is None:
-            raise ValueError(_MESSAGES["no_kind"].format(name=name))
+            raise ValueError(check.message("feature_no_kind", name=name))
         out[name] = np.array(values, {"bytes_list": object, "float_list": np.float32, "int64_list": np.int64}[kind])
     return out
 
@@ -331,13 +331,13 @@ def _decode_list(kind, data):
             values.append(value)
         elif kind == "float_list" and wire in (2, 5):  # packed, or one fixed32 each
             if len(value) % 4:
-                raise ValueError(_MESSAGES["malformed"].format(what=f"a packed float list of {len(value)} bytes"))
+                raise ValueError(check.message("example_malformed", what=f"a packed float list of {len(value)} bytes"))
             values += np.frombuffer(value, "<f4").tolist()
         elif kind == "int64_list" and wire in (0, 2):  # one varint each, or packed
             raw = [value] if wire == 0 else [v for _, _, v in _fields(value, packed_varints=True)]
             values += [v - (1 << 64) if v >= 1 << 63 else v for v in raw]
         else:
-            raise ValueError(_MESSAGES["malformed"].format(what=f"{kind}.value with wire type {wire}"))
+            raise ValueError(check.message("example_malformed", what=f"{kind}.value with wire type {wire}"))
     return values
 
 
@@ -360,9 +360,9 @@ def _fields(data, packed_varints=False):
             length, i = _read_varint(data, i)
             value, i = data[i:i + length], i + length
         else:
-            raise ValueError(_MESSAGES["malformed"].format(what=f"wire type {wire} (field {number})"))
+            raise ValueError(check.message("example_malformed", what=f"wire type {wire} (field {number})"))
         if i > len(data):
-            raise ValueError(_MESSAGES["malformed"].format(what=f"field {number} runs past the end"))
+            raise ValueError(check.message("example_malformed", what=f"field {number} runs past the end"))
         yield number, wire, value
 
 
@@ -371,7 +371,7 @@ def _read_varint(data, i):
     value = shift = 0
     while True:
         if i >= len(data):
-            raise ValueError(_MESSAGES["malformed"].format(what="a varint runs past the end"))
+            raise ValueError(check.message("example_malformed", what="a varint runs past the end"))
         byte = data[i]
         value |= (byte & 0x7F) << shift
         i, shift = i + 1, shift + 7
@@ -384,23 +384,12 @@ def decode_example_v1(data):
     return decode_example(data)
 
 
-# --- what a feature holds: one check for both sides ------------------------------------
-
-_MESSAGES = {
-    "name": "feature names must be str, got {type} {name!r}",
-    "values": "feature {name!r} must be a list or a 1-D array of ints, floats or bytes, got {what}",
-    "empty": ("feature {name!r} is an empty list: its kind (bytes, float or int64) cannot be inferred; "
-              "pass an empty NumPy array of the dtype"),
-    "int64": "feature {name!r} holds {value}, outside int64 [-2**63, 2**63 - 1]",
-    "no_kind": "feature {name!r} holds no list: none of bytes_list, float_list or int64_list is set",
-    "malformed": "not a serialised tf.train.Example: {what}",
-}
-
+# --- what a feature holds ----------------------------------------------------------------
 
 def _check_names(features):
     for name in features:
         if not isinstance(name, str):
-            raise TypeError(_MESSAGES["name"].format(type=type(name).__name__, name=name))
+            raise TypeError(check.message("feature_name", type=type(name).__name__, name=name))
     return list(features)
 
 
@@ -409,23 +398,24 @@ def _feature_kind(name, values):
 
     A list: all bytes -> bytes_list; all ints -> int64_list; ints and floats with at least one
     float -> float_list (NumPy scalars count as the Python value they hold). A 1-D NumPy array by
-    its dtype: integers -> int64_list, floats -> float_list, bytes (S) or object -> bytes_list.
-    Refused: str, bool (Int64List refuses it), anything else, ints outside int64, and an empty
-    list, which has no dtype to tell its kind."""
+    its dtype: integers -> int64_list, floats (bfloat16 too) -> float_list, bytes (S), str (U) or
+    object -> bytes_list, whose values must then be bytes. Refused: str, bool (Int64List refuses it),
+    anything else, ints outside int64, and an empty list, which has no dtype to tell its kind."""
     def refuse(what):
-        return TypeError(_MESSAGES["values"].format(name=name, what=what))
+        return TypeError(check.message("feature_values", name=name, what=what))
 
     if isinstance(values, np.ndarray):
         if values.ndim != 1:
             raise refuse(f"an array of shape {values.shape}")
-        kind = {"i": "int64_list", "u": "int64_list", "f": "float_list", "S": "bytes_list",
-                "O": "bytes_list"}.get(values.dtype.kind)
+        kind = ("float_list" if check.is_floating(values.dtype) else
+                {"i": "int64_list", "u": "int64_list", "S": "bytes_list", "U": "bytes_list",
+                 "O": "bytes_list"}.get(values.dtype.kind))
         if kind is None:
             raise refuse(f"an array of dtype {values.dtype}")
         values = values.tolist()
     elif isinstance(values, (list, tuple)):
         if not values:
-            raise ValueError(_MESSAGES["empty"].format(name=name))
+            raise ValueError(check.message("feature_empty", name=name))
         kind = None
     else:
         raise refuse(type(values).__name__)
@@ -439,5 +429,5 @@ def _feature_kind(name, values):
         return kind, [float(v) for v in items]
     for v in items:
         if kind == "int64_list" and not -(1 << 63) <= v < 1 << 63:
-            raise ValueError(_MESSAGES["int64"].format(name=name, value=v))
+            raise ValueError(check.message("feature_int64", name=name, value=v))
     return kind, items

@@ -26,11 +26,6 @@ import numpy as np
 from reference import _checks as check
 from reference import nn
 
-_ACTIVATION_MISMATCH = "activation {given!r} does not match the pretrained network's activation {saved!r}"
-"""The message both sides raise when ``activation`` is not the one the checkpoint was saved with
-(NumPy's .npz and Keras's .keras files record it; a TF1 checkpoint holds variables only)."""
-
-
 def save_pretrained(path, params, activation="relu"):
     """Write the pretrained network to ``path``: np.savez of {scope/weights: w, scope/biases: b}
     plus the activation's name. Returns the file written (np.savez appends .npz).
@@ -96,11 +91,13 @@ def train_head_slim(x, labels, checkpoint, head, learning_rate, steps, batches=N
 
 
 def _restore(checkpoint, activation):
-    """The (w, b) pairs saved in ``checkpoint``, in layer order, after checking the activation."""
+    """The (w, b) pairs saved in ``checkpoint``, in layer order, after checking the activation: the
+    .npz records it (as a .keras file does; a TF1 checkpoint holds variables only)."""
     check.one_of(activation, nn.ACTIVATIONS, "activation")
     with np.load(checkpoint) as saved:
         if str(saved["activation"]) != str(activation):
-            raise ValueError(_ACTIVATION_MISMATCH.format(given=activation, saved=_activation(saved["activation"])))
+            raise ValueError(check.message("activation_mismatch", given=activation,
+                                           saved=_activation(saved["activation"])))
         n_layers = sum(name.endswith("/weights") for name in saved.files)
         return [(saved[f"{scope}/weights"], saved[f"{scope}/biases"]) for scope in _scopes(n_layers)]
 

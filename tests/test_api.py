@@ -4,9 +4,11 @@ sides (Python scalars and lists, NumPy scalars, 0-d and n-d arrays, and tf.Tenso
 
 What a reader learns from one column must hold in the other: a call copied from reference/ into
 tfimpl/ (or back) runs, binds its arguments to the same parameters, and gives the same number."""
+import ast
 import importlib
 import inspect
 import numbers
+import pathlib
 import pkgutil
 
 import numpy as np
@@ -107,6 +109,93 @@ def test_each_pair_has_the_same_signature(module, name):
     assert callable(impl), f"tfimpl.{module}.{name} is not callable"
     rs, ts = inspect.signature(ref), inspect.signature(impl)
     assert rs == ts, f"{module}.{name}: reference{rs} vs tfimpl{ts}"
+
+
+# --- (b'') tfimpl computes its own behaviour ----------------------------------------------
+
+SHARED_FROM_REFERENCE = {("reference._checks", "MESSAGES"): "the message templates",
+                         ("reference._checks", "message"): "fills a template, nothing else"}
+"""The names tfimpl/ may take from reference/ besides plain constants: message texts."""
+
+
+def reference_imports(source):
+    """(line, module, name) for each name ``source`` takes from reference/: ``from reference.m import n``
+    gives (reference.m, n); ``import reference.m`` and ``from reference import m`` give a module."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "reference":
+                    yield node.lineno, alias.name, None
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "reference":
+            for alias in node.names:
+                yield node.lineno, node.module, alias.name
+
+
+def _plain(value):
+    """A constant all the way down: str, bytes, numbers, None, and tuples, lists, sets and dicts of them."""
+    if value is None or isinstance(value, (str, bytes, numbers.Number)):
+        return True
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    if isinstance(value, (tuple, list, set, frozenset)):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def leak(module, name):
+    """Why taking ``name`` from reference ``module`` shares behaviour; None for a message text or a
+    plain public constant."""
+    if name is None:
+        return "a whole reference module: its functions come with it"
+    if (module, name) in SHARED_FROM_REFERENCE:
+        return None
+    if name == "*":
+        return "a star import"
+    if name.startswith("_"):
+        return "a private name"
+    value = getattr(importlib.import_module(module), name)
+    if inspect.ismodule(value):
+        return "a module: its functions come with it"
+    if callable(value):
+        return "callable: behaviour"
+    if not _plain(value):
+        return f"a {type(value).__name__} holding more than plain values (functions, objects)"
+    return None
+
+
+def leaks(source):
+    return [f"line {line}: {module}{'.' + name if name else ''} is {why}"
+            for line, module, name in reference_imports(source) if (why := leak(module, name))]
+
+
+TFIMPL_FILES = sorted(pathlib.Path(tfimpl.__file__).parent.glob("*.py"))
+
+
+@pytest.mark.parametrize("path", TFIMPL_FILES, ids=lambda p: p.name)
+def test_tfimpl_takes_only_message_texts_and_plain_constants_from_reference(path):
+    """A test comparing the two sides compares two computations only if tfimpl/ computes its own: it
+    may take from reference/ MESSAGES and message (texts) and public names bound to plain values
+    (str, numbers, tuples and dicts of them: GRAY_WEIGHTS), never a function, a class, a module, a
+    private name or a table of functions."""
+    found = leaks(path.read_text())
+    assert not found, f"tfimpl/{path.name} takes behaviour from reference/:\n  " + "\n  ".join(found)
+
+
+def test_the_leak_check_flags_each_kind_of_leak():
+    """The check itself, on planted imports: each leak found, each allowed name let through."""
+    planted = {
+        "from reference.tfrecord import _feature_kind": "a private name",
+        "from reference._checks import one_of": "callable: behaviour",
+        "from reference.nn import ACTIVATIONS": "a dict holding more than plain values",
+        "from reference import losses": "a module",
+        "import reference.image as RI": "a whole reference module",
+        "from reference.image import *": "a star import",
+    }
+    for source, why in planted.items():
+        found = leaks(source)
+        assert len(found) == 1 and why in found[0], f"{source!r}: {found}"
+    assert leaks("from reference._checks import MESSAGES, message\n"
+                 "from reference.image import DISTORTION_RANGES, GRAY_WEIGHTS") == []
 
 
 # --- (b') a reference class beside the TF class tfimpl re-exports -------------------------

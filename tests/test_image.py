@@ -103,6 +103,41 @@ def test_antialiased_resize_has_no_xla_kernel():
         f(tf.zeros((4, 4, 1)))
 
 
+RESIZE_PARAMETERS = {
+    # (size, method): None where both sides resize, else the start of the message both raise
+    "tuple": ((3, 5), "bilinear", None),
+    "list": ([3, 5], "nearest", None),
+    "numpy-ints": ((np.int64(3), np.uint8(5)), "bilinear", None),
+    "int-array": (np.array([3, 5]), "bilinear", None),
+    "a-float-side": ((3.0, 5), "bilinear", "size must be a pair of positive integers (height, width), got (3.0, 5)"),
+    "a-bool-side": ((True, 5), "bilinear", "size must be a pair of positive integers (height, width), got (True, 5)"),
+    "a-zero-side": ((0, 5), "bilinear", "size must be a pair of positive integers (height, width), got (0, 5)"),
+    "a-number": (3, "bilinear", "size must be a pair of positive integers (height, width), got 3"),
+    "three-sides": ((3, 5, 1), "bilinear", "size must be a pair of positive integers (height, width), got (3, 5, 1)"),
+    "nested": ([[3, 5]], "bilinear", "size must be a pair of positive integers (height, width), got [[3, 5]]"),
+    "a-str-side": (("3", 5), "bilinear", "size must be a pair of positive integers (height, width), got ('3', 5)"),
+    "none": (None, "bilinear", "size must be a pair of positive integers (height, width), got None"),
+    "tf-method-the-book-lacks": ((3, 5), "bicubic", "method must be one of ['bilinear', 'nearest'], got 'bicubic'"),
+    "tf1-method-number": ((3, 5), 0, "method must be one of ['bilinear', 'nearest'], got 0"),
+}
+
+
+@pytest.mark.parametrize("case", list(RESIZE_PARAMETERS))
+def test_both_sides_check_the_resize_parameters_alike(case):
+    """Each side checks size and method with its own code (reference/_checks.py size_pair by Python
+    types; tfimpl/_checks.py size_pair as tf.image.resize reads size, through tf.convert_to_tensor):
+    both resize, or both raise ValueError with the same message, in resize and in the TF1 form."""
+    size, method, message = RESIZE_PARAMETERS[case]
+    image = smooth_image(4, 6)
+    for resize in (R.resize, T.resize, R.resize_v1, T.resize_v1):
+        if message is None:
+            assert np.shape(resize(image, size, method)) == (3, 5, 3), resize.__module__
+        else:
+            with pytest.raises(ValueError) as raised:
+                resize(image, size, method)
+            assert str(raised.value) == message, f"{resize.__module__}.{resize.__name__}"
+
+
 def nearest_indices_float32(n_in, n_out):
     """ResizeNearestNeighbor's source index as its kernel computes it, in float32:
     min(floor((i + 0.5f) * float32(n_in / n_out)), n_in - 1)."""

@@ -716,19 +716,83 @@ def test_a_float_list_holds_float32_so_float64_values_come_back_rounded():
     assert float(R.decode_example(R.encode_example({"x": [0.1]}))["x"][0]) == 0.10000000149011612 != 0.1
 
 
+FEATURE_KINDS = {
+    # lists: the first of int64, float, bytes that holds every value; NumPy scalars as the value they hold
+    "ints": ([1, -2], "int64_list"),
+    "int64-extremes": ([-2 ** 63, 2 ** 63 - 1], "int64_list"),
+    "tuple": ((1, 2), "int64_list"),
+    "numpy-ints": ([np.int64(3), np.uint8(4), 5], "int64_list"),
+    "ints-and-a-float": ([1, 2.5], "float_list"),
+    "a-numpy-float64": ([np.float64(2.0)], "float_list"),
+    "numpy-floats-and-ints": ([np.float32(1.5), np.float16(0.1), 1], "float_list"),
+    "big-int-then-float": ([2 ** 63, 1.5], "float_list"),  # a float makes it a float list, outside int64 or not
+    "float-then-big-int": ([1.5, 2 ** 63], "float_list"),
+    "beyond-float32": ([1e39], "float_list"),  # rounds to inf
+    "bytes": ([b"x", b""], "bytes_list"),
+    "numpy-bytes": ([np.bytes_(b"x")], "bytes_list"),
+    # 1-D arrays: by dtype, empty ones too
+    "int8-array": (np.array([-1], np.int8), "int64_list"),
+    "uint8-array": (np.array([255], np.uint8), "int64_list"),
+    "uint64-array": (np.array([2 ** 63 - 1], np.uint64), "int64_list"),
+    "empty-int64-array": (np.array([], np.int64), "int64_list"),
+    "float16-array": (np.array([0.1], np.float16), "float_list"),
+    "bfloat16-array": (np.array([0.1], "bfloat16"), "float_list"),
+    "float64-array": (np.array([0.1, np.nan]), "float_list"),
+    "empty-float32-array": (np.array([], np.float32), "float_list"),
+    "bytes-array": (np.array([b"a", b"bc"]), "bytes_list"),
+    "empty-bytes-array": (np.array([], "S1"), "bytes_list"),
+    "object-array": (np.array([b"a"], object), "bytes_list"),
+    "empty-object-array": (np.array([], object), "bytes_list"),
+    "empty-str-array": (np.array([], "U1"), "bytes_list"),  # a str array has bytes' kind; a str in it is refused
+}
+
+
+@pytest.mark.parametrize("case", list(FEATURE_KINDS))
+def test_both_encoders_give_each_feature_the_same_kind_and_bytes(case):
+    """Each side tells the kind its own way (the reference by Python types and NumPy dtype kinds,
+    tfimpl by tf.as_dtype and the tf.train lists' protobuf fields); both give the kind in the table,
+    read back by protobuf's parser, and the same bytes."""
+    values, kind = FEATURE_KINDS[case]
+    ref, impl = R.encode_example({"a": values}), T.encode_example({"a": values})
+    assert tf.train.Example.FromString(ref).features.feature["a"].WhichOneof("kind") == kind
+    assert impl == ref
+
+
 BAD_FEATURES = {
     "empty-list": ({"a": []}, ValueError, r"feature 'a' is an empty list: its kind \(bytes, float or int64\) cannot "
                                           r"be inferred; pass an empty NumPy array of the dtype"),
+    "empty-tuple": ({"a": ()}, ValueError, r"feature 'a' is an empty list"),
     "str-values": ({"a": ["text"]}, TypeError, r"feature 'a' must be a list or a 1-D array of ints, floats or bytes, "
-                                               r"got values of type str"),
-    "bool-values": ({"a": [True]}, TypeError, r"got values of type bool"),
-    "bool-array": ({"a": np.array([True])}, TypeError, r"got an array of dtype bool"),
-    "bytes-and-ints": ({"a": [b"x", 1]}, TypeError, r"got values of type bytes, int"),
-    "scalar": ({"a": 3}, TypeError, r"got int"),
-    "two-d-array": ({"a": np.zeros((2, 2))}, TypeError, r"got an array of shape \(2, 2\)"),
+                                               r"got values of type str$"),
+    "numpy-str": ({"a": [np.str_("text")]}, TypeError, r"got values of type str$"),
+    "str-array": ({"a": np.array(["text"])}, TypeError, r"got values of type str$"),
+    "bool-values": ({"a": [True]}, TypeError, r"got values of type bool$"),
+    "int-and-bool": ({"a": [1, True]}, TypeError, r"got values of type bool, int$"),
+    "float-and-bool": ({"a": [1.5, False]}, TypeError, r"got values of type bool, float$"),
+    "numpy-bool": ({"a": [np.bool_(True)]}, TypeError, r"got values of type bool$"),
+    "bool-array": ({"a": np.array([True])}, TypeError, r"got an array of dtype bool$"),
+    "object-bool-array": ({"a": np.array([True], object)}, TypeError, r"got values of type bool$"),
+    "numpy-complex": ({"a": [np.complex128(1j)]}, TypeError, r"got values of type complex$"),
+    "complex-array": ({"a": np.array([1j])}, TypeError, r"got an array of dtype complex128$"),
+    "datetime-array": ({"a": np.array(["2018-01-01"], "datetime64[D]")}, TypeError,
+                       r"got an array of dtype datetime64\[D\]$"),
+    "bytes-and-ints": ({"a": [b"x", 1]}, TypeError, r"got values of type bytes, int$"),
+    "bytes-and-floats": ({"a": [b"x", 1.5]}, TypeError, r"got values of type bytes, float$"),
+    "object-array-of-ints": ({"a": np.array([1, 2], object)}, TypeError, r"got values of type int$"),
+    "bytearray-values": ({"a": [bytearray(b"x")]}, TypeError, r"got values of type bytearray$"),
+    "none-values": ({"a": [None]}, TypeError, r"got values of type NoneType$"),
+    "nested-list": ({"a": [[1]]}, TypeError, r"got values of type list$"),
+    "scalar": ({"a": 3}, TypeError, r"got int$"),
+    "bytes-scalar": ({"a": b"xyz"}, TypeError, r"got bytes$"),
+    "two-d-array": ({"a": np.zeros((2, 2))}, TypeError, r"got an array of shape \(2, 2\)$"),
+    "zero-d-array": ({"a": np.array(3)}, TypeError, r"got an array of shape \(\)$"),
     "int64-overflow": ({"a": [2 ** 63]}, ValueError, r"feature 'a' holds 9223372036854775808, outside int64"),
+    "int64-underflow": ({"a": [1, -2 ** 63 - 1]}, ValueError, r"feature 'a' holds -9223372036854775809, outside int64"),
+    "numpy-uint64-overflow": ({"a": [np.uint64(2 ** 64 - 1)]}, ValueError, r"holds 18446744073709551615, outside"),
     "uint64-overflow": ({"a": np.array([2 ** 64 - 1], np.uint64)}, ValueError, r"holds 18446744073709551615"),
     "bytes-name": ({b"a": [1]}, TypeError, r"feature names must be str, got bytes b'a'"),
+    "int-name": ({1: [1]}, TypeError, r"feature names must be str, got int 1"),
+    "names-before-values": ({"a": [], b"b": [1]}, TypeError, r"feature names must be str, got bytes b'b'"),
 }
 
 

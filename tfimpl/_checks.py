@@ -1,7 +1,8 @@
 """Input checks for the TensorFlow forms, kept out of the math: the twin of
 reference/_checks.py, the same checks under the same names, raising the same
-exception types with the same messages (the templates are reference/_checks.py's
-MESSAGES, so the two texts cannot drift).
+exception types with the same messages. Only the texts are shared (the templates
+are reference/_checks.py's MESSAGES, so the two cannot drift); every check here is
+this module's own code, so a test comparing the two sides compares two checks.
 
 A check reads the static dtype and shape while the function is traced, so one
 check serves every way of running it: eagerly (traced on every call, every
@@ -26,7 +27,7 @@ import string
 import numpy as np
 import tensorflow as tf
 
-from reference._checks import MESSAGES, message, one_of, pairs  # noqa: F401  (one_of, pairs: see below)
+from reference._checks import MESSAGES, message
 
 # --- what is known at trace time ---------------------------------------------------
 
@@ -221,4 +222,31 @@ def in_unit_interval(**named):
             raise ValueError(message("in_unit_interval", name=name, value=value))
 
 
-# one_of and pairs (imported above) check Python values, not tensors: the reference's checks serve both sides
+# --- Python-valued parameters: options, layer lists, sizes ---------------------------------
+
+def one_of(value, options, name):
+    """``value`` is one of ``options`` (a tuple, or a dict's keys)."""
+    if value not in options:
+        raise ValueError(message("one_of", name=name, options=list(options), value=value))
+
+
+def pairs(params, name="params"):
+    """A non-empty list of (w, b) pairs: what mlp_forward and the optimizers zip over."""
+    if not params or any(len(p) != 2 for p in params):
+        raise ValueError(message("pairs", name=name, value=params))
+
+
+def size_pair(size, name):
+    """A pair of positive integers (height, width), read as tf.image.resize reads ``size``: converted
+    to a tensor of integers and shape [2] (image_ops_impl._resize_images_common). Its kernel refuses a
+    side < 1 only when it runs, and it would take a bool beside an int as 1; here both fail at once.
+    A size whose value is known only when a graph runs is left to TF's own checks."""
+    try:
+        t = tf.convert_to_tensor(size)
+    except (TypeError, ValueError):  # mixed types (True, 2), None, strings
+        raise ValueError(message("size_pair", name=name, value=size)) from None
+    value = tf.get_static_value(t)
+    if value is None:
+        return
+    if not (t.dtype.is_integer and t.shape == [2] and (value > 0).all()):
+        raise ValueError(message("size_pair", name=name, value=size))

@@ -26,12 +26,18 @@ import numpy as np
 import tensorflow as tf
 
 from reference._checks import message
-# The book's constants and the resize parameters' check are plain Python: one copy serves both sides.
-# GRAY_WEIGHTS are tf.image.rgb_to_grayscale's (image_ops_impl.py: rgb_weights = [0.2989, 0.5870, 0.1140]).
-from reference.image import DISTORTION_RANGES, GRAY_WEIGHTS, _IMAGE_RANKS, _METHODS, _check_size  # noqa: F401
+# The book's constants are plain values, shared: GRAY_WEIGHTS are tf.image.rgb_to_grayscale's
+# (image_ops_impl.py: rgb_weights = [0.2989, 0.5870, 0.1140]), DISTORTION_RANGES the book's draws.
+from reference.image import DISTORTION_RANGES, GRAY_WEIGHTS  # noqa: F401
 from tfimpl import _checks as check
 from tfimpl._autodiff import vjp
 from tfimpl._checks import _require, _runtime_text, _shape_of
+
+# Of TF's resize methods (tf.image.ResizeMethod: bilinear, nearest, bicubic, area, lanczos3, ...), the
+# book's two: TF1's resize_images names them by number, ResizeMethod.BILINEAR = 0, NEAREST_NEIGHBOR = 1.
+_METHODS = (tf.image.ResizeMethod.BILINEAR, tf.image.ResizeMethod.NEAREST_NEIGHBOR)
+_V1_METHODS = {tf.image.ResizeMethod.BILINEAR: tf.compat.v1.image.ResizeMethod.BILINEAR,
+               tf.image.ResizeMethod.NEAREST_NEIGHBOR: tf.compat.v1.image.ResizeMethod.NEAREST_NEIGHBOR}
 
 
 # --- conversions ---------------------------------------------------------------------
@@ -148,9 +154,8 @@ def resize_v1(image, size, method="bilinear"):
     graph = tf.Graph()
     with graph.as_default():
         img_data = tf.compat.v1.placeholder(tf.as_dtype(image.dtype), image.shape)
-        legacy = {"bilinear": tf.compat.v1.image.ResizeMethod.BILINEAR,
-                  "nearest": tf.compat.v1.image.ResizeMethod.NEAREST_NEIGHBOR}[method]
-        resized = _back_to(img_data.dtype, tf.compat.v1.image.resize_images(img_data, size, method=legacy))
+        resized = _back_to(img_data.dtype, tf.compat.v1.image.resize_images(img_data, size,
+                                                                             method=_V1_METHODS[method]))
         with tf.compat.v1.Session(graph=graph) as sess:
             return sess.run(resized, feed_dict={img_data: image})
 
@@ -164,7 +169,7 @@ def resize_weights(n_in, n_out, method="bilinear", antialias=False, half_pixel_c
     if half_pixel_centers:
         out = tf.image.resize(impulses, [n_out, 1], method=method, antialias=antialias)
     else:
-        out = tf.compat.v1.image.resize_images(impulses, [n_out, 1], method=_METHODS.index(method))
+        out = tf.compat.v1.image.resize_images(impulses, [n_out, 1], method=_V1_METHODS[method])
     return tf.cast(out[:, 0, :], tf.float32)
 
 
@@ -267,8 +272,7 @@ def _check_image(image):
     _check_image_dtype(image)
     rank = check._static(image)[1].rank
     if rank is not None and rank not in (3, 4):
-        raise ValueError(message("rank_in", name="image", ranks=_IMAGE_RANKS, ndim=rank,
-                                 shape=check._text(check._static(image)[1])))
+        raise ValueError(message("image_rank", name="image", ndim=rank, shape=check._text(check._static(image)[1])))
 
 
 def _check_channels(image, channels):
@@ -292,4 +296,5 @@ def _check_fraction(central_fraction):
 
 def _check_resize(image, size, method):
     _check_image(image)
-    _check_size(size, method)
+    check.one_of(method, _METHODS, "method")
+    check.size_pair(size, "size")

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfimpl import _checks as check
 from tfimpl import activations as A
+from tfimpl import losses
 from tfimpl._autodiff import vjp
 
 ACTIVATIONS = {None: tf.identity, "relu": A.relu, "sigmoid": A.sigmoid, "tanh": A.tanh}
@@ -63,13 +64,12 @@ def mlp_forward_vjp(x, params, dy, activation="relu"):
 
 
 def softmax_cross_entropy(labels, logits):
-    """tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels, logits)).
+    """The book's tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels, logits)): the batch
+    mean of losses.softmax_cross_entropy_with_logits, its input checks included.
 
     The kernel's gradient wrt the logits is softmax - labels: exact when each label
-    row sums to 1, as one-hot and probability labels do. labels and logits of one shape,
-    as the reference (the op would broadcast them)."""
-    labels, logits = check.same_shape(labels, logits, "labels", "logits")
-    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    row sums to 1, as one-hot and probability labels do."""
+    return tf.reduce_mean(losses.softmax_cross_entropy_with_logits(labels, logits))
 
 
 def mlp_gradients(x, labels, params, activation="relu"):

@@ -44,7 +44,7 @@ form. The TF2 way is Keras: keras.applications for pretrained networks, ``traina
 import numpy as np
 import tensorflow as tf
 
-from reference.transfer import _ACTIVATION_MISMATCH
+from reference._checks import message
 from tfimpl import _checks as check
 from tfimpl import nn
 
@@ -250,8 +250,8 @@ def _frozen_base(checkpoint, activation):
     pretrained = keras.models.load_model(checkpoint)
     saved = pretrained.layers[0].activation.__name__
     if saved != _KERAS_ACTIVATIONS[activation]:
-        raise ValueError(_ACTIVATION_MISMATCH.format(
-            given=activation, saved={v: k for k, v in _KERAS_ACTIVATIONS.items()}.get(saved, saved)))
+        raise ValueError(message("activation_mismatch", given=activation,
+                                 saved={v: k for k, v in _KERAS_ACTIVATIONS.items()}.get(saved, saved)))
     # a functional model from the pretrained Input: keras.Sequential(pretrained.layers[:-1]) would
     # have no Input layer and cast its input to floatx (float32) before the float64 layers see it
     base = keras.Model(pretrained.inputs, pretrained.layers[-2].output, name="base")
