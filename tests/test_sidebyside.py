@@ -1,7 +1,8 @@
 """The side-by-side pages (tools/sidebyside.py): every public function of every module pair stands
 on its topic's page with both columns, in the reference's order; the index links every page; no
-JavaScript and nothing fetched from the network. What each function is expected to be is worked
-out here independently of the generator: by importing the modules, not by parsing them."""
+JavaScript and nothing fetched from the network; the index and the navigation go in the book's
+order (tests/chapters.py). What each function is expected to be is worked out here independently
+of the generator: by importing the modules, not by parsing them."""
 import importlib
 import inspect
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.catalog.concept import Concept, Tol
+from tests.chapters import CHAPTERS
 from tools import sidebyside
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +68,41 @@ class Page(HTMLParser):
             s[side] = (s[side] or "") + data
         if self._inside("p", "absent"):
             s["absent"].add(side)
+
+
+class Rows(HTMLParser):
+    """The text of each cell of each row of <table class="topics">, and the links of <nav>."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.rows, self.nav, self.table, self.cell, self.in_nav = [], [], False, None, False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and "topics" in a.get("class", "").split():
+            self.table = True
+        elif self.table and tag == "tr":
+            self.rows.append([])
+        elif self.table and tag in ("td", "th"):
+            self.cell = ""
+        elif tag == "nav":
+            self.in_nav = True
+        elif self.in_nav and tag == "a":
+            self.nav.append(a["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.table = False
+        elif self.table and tag in ("td", "th"):
+            self.rows[-1].append(" ".join(self.cell.split()))
+            self.cell = None
+        elif tag == "nav":
+            self.in_nav = False
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
 
 
 def header(name):
@@ -133,6 +170,23 @@ def test_the_index_links_every_page_and_nothing_runs_or_loads_from_the_network(b
             remote = [u for u in page.urls if re.match(r"^(?:[a-z]+:)?//", u, re.I)]
             assert not remote, f"{path.name} loads or links {remote}: the pages must work offline"
             assert not re.search(r"\son[a-z]+\s*=", re.sub(r"<pre.*?</pre>", "", text, flags=re.S)), path.name
+
+
+def test_the_index_lists_the_modules_in_the_books_order_each_beside_its_chapter(built):
+    out, _ = built
+    page = Rows((out / "index.html").read_text())
+    head, *rows = page.rows
+    assert head[:2] == ["chapter", "topic"]
+    exists = {p.stem for side in ("reference", "tfimpl") for p in (ROOT / side).glob("*.py")}
+    book = [(c, m) for c in CHAPTERS for m in c.modules if m in exists]  # each module at its primary chapter
+    assert [r[1] for r in rows] == [m for _, m in book], "index.html is not in the book's order"
+    for (chapter, module), row in zip(book, rows):
+        assert row[0].startswith(f"{chapter.label} {chapter.title}"), f"{module}: chapter cell {row[0]!r}"
+        others = [c.label for c in CHAPTERS if module in c.also]
+        assert ("(also " + ", ".join(others) + ")" in row[0]) if others else "also" not in row[0], row[0]
+    paired = paired_modules()
+    assert page.nav == [f"{m}.html" for _, m in book if m in paired], \
+        "the navigation is not in the book's order"
 
 
 # --- a tree made up here, so each rule is checked on known input ---------------------------

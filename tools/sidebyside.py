@@ -4,6 +4,9 @@
 
 writes ``DIR/<module>.html`` (default ``build/sidebyside``) for every module that is in both
 ``reference/`` and ``tfimpl/``, ``DIR/index.html`` and one stylesheet, ``DIR/sidebyside.css``.
+The index and the navigation list the modules in the book's order, each beside its chapter, from
+the one chapter map, ``tests/chapters.py`` (a module stands at its primary chapter; the chapters
+that use it too are named beside it; a module the map does not know comes last).
 Each page reads like two columns of one page: per public function (in the reference module's
 order), the reference's code on the left and tfimpl's on the right, highlighted by Pygments,
 under the first paragraph of its docstring (the formula). Under each pair:
@@ -38,6 +41,7 @@ from tests import tf_setup  # noqa: F401  (first: TensorFlow imported with its s
 from tests import claims
 from tests.catalog import CATALOG, TOPICS
 from tests.catalog.concept import MODES
+from tests.chapters import book_order, chapters_of, primary_chapter
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("reference", "tfimpl")
@@ -505,6 +509,8 @@ table.agreement td.k { text-align: left; }
 table.topics td { vertical-align: top; }
 table.topics td.n { text-align: right; }
 table.topics td.s { white-space: nowrap; }
+table.topics td.ch { min-width: 14em; }
+table.topics td.ch .also { color: #777; }
 th { background: #f0f0f0; }
 footer { margin-top: 30px; color: #888; font-size: 12px; }
 @media (max-width: 900px) { .cols { grid-template-columns: minmax(0, 1fr); } }
@@ -536,7 +542,11 @@ class Context:
     rel_root: str
 
     def nav(self, current):
-        return " ".join(f"<b>{e(name)}</b>" if name == current else f'<a href="{e(name)}.html">{e(name)}</a>'
+        """index, then the topics in the book's order, each titled with its chapter."""
+        def title(name):
+            c = primary_chapter(name)
+            return f' title="chapter {e(c.label)}: {e(c.title)}"' if c else ""
+        return " ".join(f"<b>{e(name)}</b>" if name == current else f'<a href="{e(name)}.html"{title(name)}>{e(name)}</a>'
                         for name in ["index"] + [t.module for t in self.topics])
 
 
@@ -591,6 +601,17 @@ def pair_section(ctx, module, p):
             + f"{agreement}</div>\n</section>")
 
 
+def chapter_note(module):
+    """The book's chapters the module checks, its primary one first; '' if the map does not know it."""
+    found = chapters_of(module)
+    if not found:
+        return ""
+    primary = primary_chapter(module)
+    ordered = [primary] * (primary is not None) + [c for c in found if c is not primary]
+    return ('<p class="note chapter">The book (second edition): '
+            + "; ".join(f"<b>{e(c.label)}</b> {e(c.title)}" for c in ordered) + ".</p>")
+
+
 def topic_page(ctx, t):
     toc = " ".join(f'<a href="#{e(p.name)}"' + ("" if p.ref and p.tf else ' class="one"') + f">{e(p.name)}"
                    + ("" if p.ref and p.tf else f" ({'reference' if p.ref else 'tfimpl'} only)") + "</a>"
@@ -599,6 +620,7 @@ def topic_page(ctx, t):
                    f'<pre class="doc">{e(doc)}</pre></div>' for side, doc in zip(SIDES, t.docs))
     body = [f"<h1>{e(t.module)}: <code>reference/{e(t.module)}.py</code> beside "
             f"<code>tfimpl/{e(t.module)}.py</code></h1>",
+            chapter_note(t.module),
             f'<div class="cols">{docs}</div>',
             f'<p class="note">{ctx.note}</p>',
             f'<div class="toc">{toc}</div>']
@@ -612,25 +634,52 @@ def topic_page(ctx, t):
     return page(f"{t.module}: side by side", ctx.nav(t.module), "\n".join(body))
 
 
+def chapter_html(module):
+    """The module's primary chapter, with the other chapters that use it: '4.1 forward
+    propagation, ... (also 4.3)'; '-' for a module the chapter map does not know."""
+    primary = primary_chapter(module)
+    if primary is None:
+        return '<td class="ch">-</td>'
+    others = [c.label for c in chapters_of(module) if c is not primary]
+    also = f'<span class="also"> (also {e(", ".join(others))})</span>' if others else ""
+    return f'<td class="ch"><b>{e(primary.label)}</b> {e(primary.title)}{also}</td>'
+
+
 def index_page(ctx, unpaired):
+    """The topics in the book's order, each beside its chapter; a module with no twin that the
+    chapter map knows (TensorFlow machinery: graph, devices) stands in its chapter's place, with
+    no page; others with no twin are listed under the table."""
+    known = {m: (side, other, doc) for side, other, m, doc in unpaired if primary_chapter(m) is not None}
+    topics = {t.module: t for t in ctx.topics}
     rows = []
-    for t in ctx.topics:
+    for module in book_order([*topics, *known]):
+        if module in known:
+            side, other, doc = known[module]
+            rows.append(f'<tr>{chapter_html(module)}<td><code>{e(module)}</code></td><td class="n">-</td>'
+                        f'<td class="s">{e(side)} only: no {e(other)} twin, no page</td><td class="n">-</td>'
+                        f'<td class="n">-</td><td>{md_code(first_paragraph(doc))}</td></tr>')
+            continue
+        t = topics[module]
         counts = [(sum(p.ref is not None and p.tf is not None for p in t.pairs), "in both"),
                   (sum(p.tf is None for p in t.pairs), "reference only"),
                   (sum(p.ref is None for p in t.pairs), "tfimpl only")]
         sides = "; ".join(f"{n} {what}" for n, what in counts if n)
         catalog = {id(c) for p in t.pairs for c, r, _ in ctx.checked.get((t.module, p.name), []) if r == "function"}
-        rows.append(f'<tr><td><a href="{e(t.module)}.html">{e(t.module)}</a></td><td class="n">{len(t.pairs)}</td>'
-                    f'<td class="s">{sides}</td><td class="n">{len(catalog)}</td><td class="n">{len(t.facts)}</td>'
-                    f"<td>{md_code(first_paragraph(t.docs[0]))}</td></tr>")
-    lonely = "".join(f"<li><code>{side}/{e(m)}.py</code> has no twin in {other}/</li>" for side, other, m in unpaired)
+        rows.append(f'<tr>{chapter_html(module)}<td><a href="{e(t.module)}.html">{e(t.module)}</a></td>'
+                    f'<td class="n">{len(t.pairs)}</td><td class="s">{sides}</td><td class="n">{len(catalog)}</td>'
+                    f'<td class="n">{len(t.facts)}</td><td>{md_code(first_paragraph(t.docs[0]))}</td></tr>')
+    lonely = "".join(f"<li><code>{side}/{e(m)}.py</code> has no twin in {other}/</li>"
+                     for side, other, m, _ in unpaired if m not in known)
     body = ("<h1>tfref side by side</h1>\n"
             '<p class="note">Each page puts a <code>reference/</code> module (NumPy, formula first) beside its '
             "<code>tfimpl/</code> twin (TensorFlow), function by function in the reference's order, with the "
             "formula, the named facts the tests pin for each function, its catalog entry and tolerances. "
+            "The modules follow the book's chapters (second edition, 2018; the first edition's number in "
+            "brackets where it differs), each at its primary chapter (<code>tests/chapters.py</code>). "
             f"{ctx.note}</p>\n"
-            '<table class="topics"><tr><th>topic</th><th>functions</th><th>sides</th><th>catalog entries</th>'
-            f'<th>named facts</th><th>reference module</th></tr>{"".join(rows)}</table>\n'
+            '<table class="topics"><tr><th>chapter</th><th>topic</th><th>functions</th><th>sides</th>'
+            '<th>catalog entries</th><th>named facts</th><th>module</th></tr>'
+            f'{"".join(rows)}</table>\n'
             + (f"<p>Not paired:</p><ul>{lonely}</ul>" if lonely else ""))
     return page("tfref side by side", ctx.nav("index"), body)
 
@@ -644,6 +693,7 @@ def build(out=DEFAULT_OUT, root=ROOT, *, concepts="load", agreement=None):
     root, out = Path(root).resolve(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     modules, ref_only, tf_only = paired_modules(root)
+    modules = book_order(modules)
     facts = []
     for m in modules:
         path = root / "tests" / f"test_{m}.py"
@@ -672,7 +722,8 @@ def build(out=DEFAULT_OUT, root=ROOT, *, concepts="load", agreement=None):
                   os.path.relpath(root, out.resolve()))
     for t in topics:
         (out / f"{t.module}.html").write_text(topic_page(ctx, t))
-    unpaired = [("reference", "tfimpl", m) for m in ref_only] + [("tfimpl", "reference", m) for m in tf_only]
+    unpaired = [("reference", "tfimpl", m, module_doc(root / "reference" / f"{m}.py")) for m in ref_only] \
+        + [("tfimpl", "reference", m, module_doc(root / "tfimpl" / f"{m}.py")) for m in tf_only]
     (out / "index.html").write_text(index_page(ctx, unpaired))
     (out / STYLESHEET).write_text(HtmlFormatter(style="default").get_style_defs("pre.code") + "\n" + CSS)
     return {t.module: [p.name for p in t.pairs] for t in topics}
