@@ -19,7 +19,7 @@ run then fails with InvalidArgumentError ``assertion failed: [<message>]``.
 XLA compiles Assert ops away, so under jit_compile such a mismatch is left to
 XLA's own shape checks: a mismatch the ops cannot broadcast fails to compile,
 a broadcastable one (N, 1) against (N, M) goes through. The catalog's
-ErrorCases state, case by case, what XLA does.
+BadInputs state, case by case, what XLA does.
 """
 import numbers
 import string

@@ -2,7 +2,7 @@
 
     pytest --benchmark --benchmark-json build/bench.json
     python -m tools.plot_bench build/bench.json -o build/plots    # PNGs, needs matplotlib ([plots] extra)
-    python -m tools.plot_bench build/bench.json --table            # the README's dispatch table
+    python -m tools.plot_bench build/bench.json --table            # the dispatch table of docs/benchmarks.md
 
 Writes, per concept and device, time against size, log-log, one line per variant (NumPy, eager,
 tf.function, XLA, TF1 Session.run): time-<concept>-<device>.png; the fraction of the machine's
