@@ -19,6 +19,7 @@ counterpart: see tfimpl/checkpoint.py.
 """
 import os
 
+import ml_dtypes
 import numpy as np
 
 from reference import _checks as check
@@ -160,7 +161,6 @@ def _read(path):
     # records, |V2; TensorFlow has no void dtype, so a V2 array can only be a bfloat16 one
     for key, a in arrays.items():
         if a.dtype == np.dtype("V2"):
-            import ml_dtypes  # NumPy's bfloat16 (TensorFlow's too); needed only for such a file
             arrays[key] = a.view(ml_dtypes.bfloat16)
     return arrays
 

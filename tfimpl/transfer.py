@@ -43,6 +43,7 @@ form. The TF2 way is Keras: keras.applications for pretrained networks, ``traina
 """
 import numpy as np
 import tensorflow as tf
+import tf_slim as slim
 
 from reference._checks import message
 from tfimpl import _checks as check
@@ -203,8 +204,7 @@ def train_head_slim(x, labels, checkpoint, head, learning_rate, steps, batches=N
     ``tf.losses.softmax_cross_entropy`` and ``tf.losses.get_total_loss()``; and
     ``slim.learning.create_train_op(total_loss, GradientDescentOptimizer(learning_rate),
     variables_to_train=slim.get_trainable_variables("logits"))``. Arguments and result as
-    ``train_head``. Needs ``pip install tf-slim``."""
-    import tf_slim as slim
+    ``train_head``. tf_slim is what became of tf.contrib.slim (a dependency of tfref)."""
     check.pairs([head], "head")
     check.positive(learning_rate=learning_rate)
     check.one_of(activation, nn.ACTIVATIONS, "activation")
