@@ -87,8 +87,8 @@ def test_softmax_is_shift_invariant(dtype, x, c):
 
 
 def test_a_shift_invariant_but_wrong_softmax_fails_the_shift_invariance_claim(monkeypatch):
-    """Finding 7: the named tests compared TF with TF. A softmax at temperature 1.01 is shift
-    invariant and sums to 1, so that check passed it; routed through the reference, it fails."""
+    """A softmax at temperature 1.01 is shift invariant and sums to 1, so a check of TF against TF
+    would pass it; the shift-invariance test goes through the reference, and fails it."""
     real = T.softmax
     monkeypatch.setattr(T, "softmax", lambda logits, axis=-1: real(logits / 1.01, axis=axis))
     with pytest.raises(AssertionError):

@@ -48,8 +48,8 @@ def test_softmax_cross_entropy_is_the_batch_mean_of_the_loss(dtype):
 
 
 SOFTMAX_CROSS_ENTROPY_REFUSES = {
-    # the loss's checks, which the batch mean used to skip: the op would run integer labels (TF
-    # refused them with its own error, NumPy multiplied them) and scalar logits
+    # the loss's checks, which a bare batch mean would skip: the op would run integer labels (TF
+    # refuses them with its own error, NumPy multiplies them) and scalar logits
     "integer-labels": ((np.eye(3, dtype=np.int64), np.zeros((3, 3))), TypeError,
                        r"labels must be a floating-point array, got dtype int64"),
     "scalar-logits": ((np.float64(1), np.float64(0)), ValueError, r"logits must have rank >= 1, got rank 0"),

@@ -171,7 +171,6 @@ def test_head_follows_the_numpy_trajectory_on_cached_bottleneck_features(form, p
             assert_within(got, want, np.full(np.shape(want), bound), f"{form}: head {name} after step {step}")
 
 
-
 # --- the book's code --------------------------------------------------------------------------
 
 def book_fine_tuning_step(checkpoint, pass_var_list):

@@ -168,7 +168,6 @@ def batch_shape(labels, logits, name_a, name_b):
                     shape_b=_runtime_text(_shape_of(logits)), batch_shape=tb), logits
 
 
-
 def gate_columns(a, axis, recurrent_kernel, gates, name):
     """a.shape[axis] == gates * units, units = recurrent_kernel.shape[0]: an RNN's weights hold
     ``gates`` blocks of ``units`` columns side by side. Returns ``a``, tied to a runtime assert

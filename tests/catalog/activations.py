@@ -11,8 +11,6 @@ from tests.precision import DTYPES
 nan, inf = np.nan, np.inf
 
 
-
-
 # --- the elementwise functions ----------------------------------------------
 
 def elementwise(bound):

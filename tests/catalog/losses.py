@@ -13,8 +13,6 @@ from tests.precision import DTYPES
 nan, inf = np.nan, np.inf
 
 
-
-
 def pair(bound_a, bound_b=None, min_rank=0, elements_b=None, min_side=1):
     """Two same-shape float64 arrays (a, b)."""
     return strategies.shapes(min_rank=min_rank, min_side=min_side).flatmap(lambda shape: st.tuples(

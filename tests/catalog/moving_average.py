@@ -18,8 +18,6 @@ nan, inf = np.nan, np.inf
 DECAYS = (0.0, 0.5, 0.9, 0.99, 0.999, 1.0)
 
 
-
-
 def strategy():
     """shadow and value in [-10, 10] of one shape, a decay from DECAYS, num_updates None or an int64 in [0, 1000]."""
     def build(shape):

@@ -21,8 +21,6 @@ nan, inf = np.nan, np.inf
 ACTS = (None, "relu", "sigmoid", "tanh")
 
 
-
-
 # --- dense ------------------------------------------------------------------------
 
 def dense_strategy():

@@ -11,8 +11,6 @@ from tests.precision import DTYPES
 nan, inf = np.nan, np.inf
 
 
-
-
 SCALES = st.sampled_from([0.0, 1e-3, 0.01, 0.5, 2.0])
 
 

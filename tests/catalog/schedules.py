@@ -19,8 +19,6 @@ from tests.precision import DTYPES
 nan, inf = np.nan, np.inf
 
 
-
-
 def strategy():
     """learning_rate in [1e-3, 1] and decay_rate in [0.9, 1] (scalars, cast to the dtype under test),
     a vector of int64 steps in [0, 255], decay_steps a Python int, staircase either way."""
