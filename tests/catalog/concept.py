@@ -1,23 +1,5 @@
-"""What a catalog entry is made of, and the glossary of the catalog's words.
-
-    Concept      one concept: its two functions (reference/ and tfimpl/), the strategy that draws
-                 its samples, its edges, gradients, tolerances, bad input and benchmark input
-    Sample       one call: positional args and keyword args; float64 arrays are cast to the dtype
-                 under test, anything else stays as it is
-    Tol          a tolerance: a budget counted in eps(dtype) (tests/precision.py), times a scale per
-                 element: |reference|, max(|reference|, floor), or an error model's bound
-    error model  a function of (dtype, *args, **kwargs) giving, per output element, how far a
-                 correctly rounded computation may land from the exact one, in eps
-                 (tests/catalog/error_models.py)
-    strategy     a hypothesis strategy that draws Samples (tests/catalog/strategies.py)
-    edge         a fixed Sample pinning an edge: empty batch, one element, extreme magnitudes, inf, NaN
-    BadInput     an input both sides must reject for the same reason
-    KernelFact   an edge where TF's answer depends on the CPU kernel library or the TF release
-    mode         eager, function (tf.function), xla (tf.function(jit_compile=True)), graph (a TF1
-                 Session): tests/harness.py runs every function in each
-    eps          machine epsilon: the gap after 1.0 of a dtype; ulp: the gap after a given number
-                 (about eps * |x|); tiny: the smallest normal number
-    vjp          vector-Jacobian product: the gradient of sum(dy * f(x)) with respect to x
+"""What a catalog entry is made of: Concept, Sample, Tol, BadInput, KernelFact, and the modes.
+The words are defined once, in the glossary of this package's docstring (tests/catalog/__init__.py).
 """
 from __future__ import annotations
 
