@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import time
+import types
 import zlib
 
 import google_crc32c
@@ -55,11 +56,40 @@ def tf_readers(position):
 
 
 def ref_read(path, compression=None):
-    """(the records reference.read_records returns, or [] with the DataLossError it raises)."""
-    try:
-        return R.read_records(path, compression), None
-    except R.DataLossError as e:
-        return [], e
+    """(the records reference.read_records returns, or [] with the DataLossError it raises); its TF1
+    twin read_records_v1 must do the same (the same records, or an error with the same message)."""
+    outcomes = []
+    for read in (R.read_records, R.read_records_v1):
+        try:
+            outcomes.append((read(path, compression), None))
+        except R.DataLossError as e:
+            outcomes.append(([], e))
+    (records, err), (records_v1, err_v1) = outcomes
+    assert records_v1 == records and str(err_v1) == str(err), f"{path}: read_records_v1 {err_v1}, read_records {err}"
+    return records, err
+
+
+TFIMPL_READERS = [T.read_records, T.read_records_v1]
+
+
+def check_tfimpl_readers(path, compression, where, readers=TFIMPL_READERS):
+    """Each of tfimpl's readers on a (damaged) file does what TF's own RecordReader does: where
+    tf_record_iterator yields some records and raises DataLossError, the reader raises DataLossError
+    with TF's message (a reader returns a list or raises: it cannot hand back the records before the
+    damage); where TF's reader ends without an error, the reader returns exactly TF's records. So no
+    tfimpl reader returns a damaged record as good, nor a list from a file TF refuses."""
+    tf_records, tf_err = tf_iterate(path, compression)
+    for read in readers:
+        name = f"tfimpl.{read.__name__}"
+        try:
+            records = read(path, compression)
+        except tf.errors.DataLossError as e:
+            assert tf_err is not None, f"{where}: {name} raised where TF reads {len(tf_records)} records: {e.message}"
+            assert tf_err.message in e.message, f"{where}: {name} raised {e.message!r}, TF {tf_err.message!r}"
+        else:
+            assert tf_err is None, (f"{where}: {name} returned {len(records)} records where TF's reader raises "
+                                    f"DataLossError: {tf_err.message}")
+            assert records == tf_records, f"{where}: {name} returned {len(records)} records, TF {len(tf_records)}"
 
 
 def mask(crc):
@@ -280,10 +310,19 @@ def record_of(position, records):
     return index, int(bounds[index])
 
 
-def check_flip(tmp_path, records, position, mask, readers):
+def field_of(position, records):
+    """(record index, the field of the framing that holds byte ``position``: length, length-crc, data or
+    data-crc): the kinds of damage a flip does."""
+    index, start = record_of(position, records)
+    offset = position - start
+    return index, ("length" if offset < 8 else "length-crc" if offset < 12 else
+                   "data" if offset < 12 + len(records[index]) else "data-crc")
+
+
+def check_flip(tmp_path, records, position, mask, readers, tfimpl=True):
     """Flip byte ``position`` (xor ``mask``) of a file of ``records``: both readers must raise, at the
     same record and offset (the length's block at the record's start, the data's 12 bytes on), and TF
-    must yield exactly the records before the damaged one."""
+    must yield exactly the records before the damaged one; tfimpl's readers (if ``tfimpl``) raise as TF does."""
     path = tmp_path / "flipped.tfrecord"
     R.write_records(path, records)
     raw = bytearray(path.read_bytes())
@@ -300,19 +339,29 @@ def check_flip(tmp_path, records, position, mask, readers):
         assert tf_err is not None, f"{where}: {read.__name__} read the damaged file without an error"
         assert tf_records == records[:index], f"{where}: {read.__name__} yielded {len(tf_records)} records"
         assert OFFSET.search(tf_err.message).groups() == ("corrupted", str(block)), f"{where}: {tf_err.message}"
+    if tfimpl:
+        check_tfimpl_readers(path, None, where)
 
 
 def test_every_flipped_byte_is_caught_by_both_readers_at_the_same_record_and_offset(tmp_path):
     """Every byte of the file, in a length, a CRC or the data, flipped by a varying mask: the length's
-    CRC-32C catches the header, the data's catches the rest (any burst of <= 32 bits, so always)."""
+    CRC-32C catches the header, the data's catches the rest (any burst of <= 32 bits, so always).
+    TF's iterator reads every file, TFRecordDataset every 11th, tfimpl's two readers (a dataset, and
+    a Session: 30-40 ms each) a file of each kind of damage, each field of record 2 (two good records
+    before it, which a reader that swallowed the error would return)."""
+    kinds = set()
     for position in range(starts(SMALL)[-1]):
-        check_flip(tmp_path, SMALL, position, position * 37 % 255 + 1, tf_readers(position))
+        index, field = field_of(position, SMALL)
+        tfimpl = index == 2 and field not in kinds
+        check_flip(tmp_path, SMALL, position, position * 37 % 255 + 1, tf_readers(position), tfimpl)
+        kinds |= {field} if tfimpl else set()
+    assert kinds == {"length", "length-crc", "data", "data-crc"}
 
 
 @given(st.data())
 def test_no_flip_anywhere_lets_a_damaged_record_through(tmp_path_factory, data):
     """Random files (one record long enough for the chunked CRC path), a random byte, a random mask;
-    TF reads through TFRecordDataset."""
+    TF reads through TFRecordDataset, and so do tfimpl's readers."""
     sizes = data.draw(st.lists(st.sampled_from([0, 1, 12, 100, 5000]), min_size=1, max_size=5), "sizes")
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32), "seed"))
     records = [rng.bytes(n) for n in sizes]
@@ -327,11 +376,12 @@ def test_a_cut_file_is_caught_by_the_reference_and_by_tf_only_past_the_records_h
     TF raises "truncated record at <start>" only once the record's 12-byte header is whole: cut inside
     the header, RecordReader::ReadChecksummed returns ReadNBytes's OutOfRange before its own "truncated"
     check, and OutOfRange there means the end of the file, so the record is dropped without a word
-    (tsl/lib/io/record_reader.cc). TF never yields a damaged record."""
+    (tsl/lib/io/record_reader.cc). TF never yields a damaged record. tfimpl's readers do as TF does,
+    on a cut of each kind in record 2: at its start, inside its header, past its header."""
     path, bounds = tmp_path / "cut.tfrecord", starts(SMALL)
     R.write_records(path, SMALL)
     raw = path.read_bytes()
-    silent = set()
+    silent, kinds = set(), set()
     for cut in range(len(raw)):
         path.write_bytes(raw[:cut])
         ref_records, err = ref_read(path)
@@ -350,7 +400,12 @@ def test_a_cut_file_is_caught_by_the_reference_and_by_tf_only_past_the_records_h
             else:
                 assert OFFSET.search(tf_err.message).groups() == ("truncated", str(start)), (
                     f"cut at {cut}: {read.__name__}: {tf_err.message}")
+        kind = "start" if cut == start else "header" if cut < start + 12 else "past the header"
+        if index == 2 and kind not in kinds:
+            check_tfimpl_readers(path, None, f"cut at {cut}")
+            kinds.add(kind)
     assert silent == {b + j for b in bounds[:-1] for j in range(1, 12)}  # 1 to 11 bytes of each header
+    assert len(kinds) == 3
 
 
 def test_the_references_error_names_the_record_the_offset_and_what_failed(tmp_path):
@@ -378,18 +433,28 @@ def test_the_references_error_names_the_record_the_offset_and_what_failed(tmp_pa
             R.read_records(path)
 
 
+def outcome_of(tf_records, tf_err, n):
+    """What TF's reader did with a file of ``n`` records: read them "all", "fewer" without an error, or
+    raised an error of this text (offsets left out)."""
+    if tf_err is None:
+        return "all" if len(tf_records) == n else "fewer"
+    return re.sub(r"\d+", "N", tf_err.message)
+
+
 def test_tf_does_not_require_the_gzip_trailer_so_some_cut_gzip_files_read_short_without_error(tmp_path):
     """TF's GZIP reader (ZlibInputStream) takes the end of the input for the end of the stream: it checks
     a gzip CRC-32 / size trailer that is there, but a file cut inside its 8-byte trailer reads as whole,
     and one cut inside the deflate data where the decompressed stream ends between two records, or
     inside a record's header, reads as a shorter file, silently. The reference insists on the
-    end-of-stream block and the trailer, so it raises for every cut. Neither returns a damaged record."""
+    end-of-stream block and the trailer, so it raises for every cut. Neither returns a damaged record,
+    and tfimpl's readers do as TF does on the first cut of each outcome of TF's: all the records, fewer
+    without an error, or an error of each text."""
     rng = np.random.default_rng(4)
     records = [rng.bytes(20) for _ in range(4)]
     path = tmp_path / "cut.tfrecord.gz"
     R.write_records(path, records, "GZIP")
     raw = path.read_bytes()
-    silent = []
+    silent, kinds = [], set()
     for cut in range(len(raw)):
         path.write_bytes(raw[:cut])
         _, err = ref_read(path, "GZIP")
@@ -400,6 +465,11 @@ def test_tf_does_not_require_the_gzip_trailer_so_some_cut_gzip_files_read_short_
         assert outcomes == {tf_err is None}, f"cut at {cut}: TFRecordDataset and tf_record_iterator disagree"
         if tf_err is None:
             silent.append((cut, len(tf_records)))
+        kind = outcome_of(tf_records, tf_err, len(records))
+        if kind not in kinds:
+            check_tfimpl_readers(path, "GZIP", f"cut at {cut} of {len(raw)}")
+            kinds.add(kind)
+    assert {"all", "fewer"} < kinds, kinds
     assert [(cut, n) for cut, n in silent if cut >= len(raw) - 8] == [(c, 4) for c in range(len(raw) - 8, len(raw))]
     assert any(n < len(records) for _, n in silent), f"no cut read short: {silent}"
 
@@ -409,12 +479,15 @@ def test_a_flipped_gzip_bit_never_yields_a_damaged_record_and_tf_may_read_the_fi
     raises; it raises for each bit-0 flip outside bytes 3-9 (FLG's FTEXT bit, MTIME, XFL, OS, which no
     reader checks). TF never yields a damaged record, but may stop short without an error: with FLG's
     FEXTRA bit set (byte 3, bit 2) zlib takes MTIME for an extra field and waits for input that never
-    comes, and TF reads the file as empty."""
+    comes, and TF reads the file as empty. tfimpl's readers do as TF does on the first file of each
+    outcome of TF's: all the records, fewer without an error, or an error of each text (zlib's
+    header, data, distance, length or code checks)."""
     rng = np.random.default_rng(3)
     records = [rng.bytes(20) for _ in range(4)]
     path = tmp_path / "flipped.tfrecord.gz"
     R.write_records(path, records, "GZIP")
     raw = path.read_bytes()
+    kinds = set()
     for position in range(len(raw)):
         for bit in (0, 2):
             damaged = bytearray(raw)
@@ -428,9 +501,55 @@ def test_a_flipped_gzip_bit_never_yields_a_damaged_record_and_tf_may_read_the_fi
             for read in tf_readers(position) if bit == 0 else [tf_iterate]:
                 tf_records, tf_err = read(path, "GZIP")
                 assert tf_records == records[:len(tf_records)], f"{where}: {read.__name__} yielded a damaged record"
+            kind = outcome_of(tf_records, tf_err, len(records))
+            if kind not in kinds:
+                check_tfimpl_readers(path, "GZIP", where)
+                kinds.add(kind)
+    assert {"all", "fewer", "corrupted record at N"} < kinds, sorted(kinds)  # and zlib's errors
     path.write_bytes(raw[:3] + bytes([raw[3] | 4]) + raw[4:])
     assert tf_iterate(path, "GZIP") == ([], None) and tf_read(path, "GZIP") == ([], None)
     assert isinstance(ref_read(path, "GZIP")[1], R.DataLossError)
+
+
+class PlantedTF:
+    """TensorFlow as a tfimpl module sees it, with the names given replaced: monkeypatched in as the
+    module's ``tf``, it plants a bug in tfimpl's own code without copying that code."""
+
+    def __init__(self, **replaced):
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name):
+        return getattr(tf, name)
+
+
+def test_planted_a_tf1_reader_that_swallows_data_loss_fails_the_damage_tests(tmp_path, monkeypatch):
+    """The issue's bug: read_records_v1 catching DataLossError beside OutOfRangeError, so that it
+    returns the records read before the damage. Planted by giving tfimpl.tfrecord a tf whose
+    errors.OutOfRangeError is the pair; the flip test and the GZIP cut test then fail."""
+    errors = types.SimpleNamespace(OutOfRangeError=(tf.errors.OutOfRangeError, tf.errors.DataLossError))
+    monkeypatch.setattr(T, "tf", PlantedTF(errors=errors))
+    path = tmp_path / "damaged.tfrecord"
+    R.write_records(path, SMALL)
+    path.write_bytes(path.read_bytes()[:50])  # inside record 2, past its header
+    assert T.read_records_v1(path) == SMALL[:2]  # the plant took
+    message = r"tfimpl.read_records_v1 returned \d records where TF's reader raises DataLossError"
+    with pytest.raises(AssertionError, match=message):
+        test_every_flipped_byte_is_caught_by_both_readers_at_the_same_record_and_offset(tmp_path)
+    with pytest.raises(AssertionError, match=message):
+        test_tf_does_not_require_the_gzip_trailer_so_some_cut_gzip_files_read_short_without_error(tmp_path)
+
+
+def test_planted_a_reader_that_ignores_errors_fails_the_damage_tests(tmp_path, monkeypatch):
+    """read_records reading tf.data.TFRecordDataset(...).ignore_errors(), which ends the dataset at the
+    first damaged record without a word: the flip test and the cut test fail."""
+    def ignoring(*args, **kwargs):
+        return tf.data.TFRecordDataset(*args, **kwargs).ignore_errors()
+    monkeypatch.setattr(T, "tf", PlantedTF(data=types.SimpleNamespace(TFRecordDataset=ignoring)))
+    message = r"tfimpl.read_records returned 2 records where TF's reader raises DataLossError"
+    with pytest.raises(AssertionError, match=message):
+        test_every_flipped_byte_is_caught_by_both_readers_at_the_same_record_and_offset(tmp_path)
+    with pytest.raises(AssertionError, match=message):
+        test_a_cut_file_is_caught_by_the_reference_and_by_tf_only_past_the_records_header(tmp_path)
 
 
 # --- tf.train.Example ------------------------------------------------------------------------
