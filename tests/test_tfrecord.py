@@ -9,7 +9,6 @@ import struct
 import subprocess
 import sys
 import time
-import types
 import zlib
 
 import google_crc32c
@@ -90,6 +89,18 @@ def check_tfimpl_readers(path, compression, where, readers=TFIMPL_READERS):
             assert tf_err is None, (f"{where}: {name} returned {len(records)} records where TF's reader raises "
                                     f"DataLossError: {tf_err.message}")
             assert records == tf_records, f"{where}: {name} returned {len(records)} records, TF {len(tf_records)}"
+
+
+class Planted:
+    """A module with the names given replaced: monkeypatched in as a tfimpl module's ``tf`` (or, nested,
+    its ``tf.compat.v1``), it plants a bug in tfimpl's own code without copying that code."""
+
+    def __init__(self, module, **replaced):
+        self._module = module
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
 
 
 def mask(crc):
@@ -205,6 +216,65 @@ def test_each_side_reads_the_others_file_and_both_write_the_same_bytes(tmp_path,
         first = int(np.argmax(a[:n] != b[:n])) if np.any(a[:n] != b[:n]) else n
         pytest.fail(f"{name}, {compression}: the files differ from byte {first} (sizes {len(a)}, {len(b)}); "
                     f"Python's zlib {zlib.ZLIB_RUNTIME_VERSION}")
+
+
+def read_outcome(read, path, compression):
+    """The records ``read`` returns, or the DataLossError (the reference's or TF's) it raises."""
+    try:
+        return read(path, compression)
+    except (R.DataLossError, tf.errors.DataLossError) as e:
+        return e
+
+
+def writers_and_readers():
+    """Each side's writer, and the four readers, looked up now (so that a planted one is the one used)."""
+    writers = {"reference": R.write_records, "tfimpl": T.write_records}
+    readers = {"reference": R.read_records, "reference v1": R.read_records_v1, "tfimpl": T.read_records,
+               "tfimpl v1": T.read_records_v1}
+    return writers, readers
+
+
+@pytest.mark.parametrize("compression", [None, "GZIP"])
+def test_every_writer_and_reader_pair_agrees_on_each_compression(tmp_path, compression):
+    """Both writers and all four readers (the TF1 forms too), for compression None and "GZIP", on
+    records of 0 to 20,000 bytes: each reader returns what each writer wrote, and refuses the file
+    read with the other compression (a GZIP file read raw is "corrupted record at 0", a raw file
+    read as GZIP fails zlib's header check), so a reader or writer that dropped its compression
+    argument fails here."""
+    records = [b"", b"\x00", RNG.bytes(200), RNG.bytes(20_000)]
+    other = "GZIP" if compression is None else None
+    writers, readers = writers_and_readers()
+    for writer, write in writers.items():
+        path = tmp_path / f"{writer}.tfrecord"
+        write(path, records, compression)
+        assert (path.read_bytes()[:2] == b"\x1f\x8b") == (compression == "GZIP"), f"{writer}'s file, {compression}"
+        for reader, read in readers.items():
+            got = read_outcome(read, path, compression)
+            assert got == records, f"{reader} reading {writer}'s file with {compression}: {got!r:.200}"
+            got = read_outcome(read, path, other)
+            assert isinstance(got, Exception), f"{reader} read {writer}'s {compression} file as {other}"
+
+
+@pytest.mark.parametrize("planted", ["reference v1", "tfimpl v1", "tfimpl writer"])
+def test_planted_a_dropped_compression_argument_fails_the_pairs_test(tmp_path, monkeypatch, planted):
+    """read_records_v1 (either side) reading as if compression were None (tfimpl's: a TFRecordReader
+    made without its options), and tfimpl's writer writing so (a TFRecordWriter without its options)."""
+    if planted == "reference v1":
+        monkeypatch.setattr(R, "read_records_v1", lambda path, compression=None: R.read_records(path))
+    elif planted == "tfimpl v1":
+        reader = Planted(tf.compat.v1, TFRecordReader=lambda options=None: tf.compat.v1.TFRecordReader())
+        monkeypatch.setattr(T, "tf", Planted(tf, compat=Planted(tf.compat, v1=reader)))
+    else:
+        writer = Planted(tf.io, TFRecordWriter=lambda path, options=None: tf.io.TFRecordWriter(path))
+        monkeypatch.setattr(T, "tf", Planted(tf, io=writer))
+    caught = {"reference v1": r"^reference v1 read", "tfimpl v1": r"^tfimpl v1 read", "tfimpl writer": r"tfimpl's"}
+    for compression in (None, "GZIP"):
+        try:
+            test_every_writer_and_reader_pair_agrees_on_each_compression(tmp_path, compression)
+        except AssertionError as e:
+            assert re.search(caught[planted], str(e)), e
+            return
+    pytest.fail(f"the pairs test passed with the planted {planted}")
 
 
 def test_pythons_gzip_defaults_write_other_bytes_than_tfs_zlib_options(tmp_path):
@@ -511,23 +581,12 @@ def test_a_flipped_gzip_bit_never_yields_a_damaged_record_and_tf_may_read_the_fi
     assert isinstance(ref_read(path, "GZIP")[1], R.DataLossError)
 
 
-class PlantedTF:
-    """TensorFlow as a tfimpl module sees it, with the names given replaced: monkeypatched in as the
-    module's ``tf``, it plants a bug in tfimpl's own code without copying that code."""
-
-    def __init__(self, **replaced):
-        self.__dict__.update(replaced)
-
-    def __getattr__(self, name):
-        return getattr(tf, name)
-
-
 def test_planted_a_tf1_reader_that_swallows_data_loss_fails_the_damage_tests(tmp_path, monkeypatch):
     """The issue's bug: read_records_v1 catching DataLossError beside OutOfRangeError, so that it
     returns the records read before the damage. Planted by giving tfimpl.tfrecord a tf whose
     errors.OutOfRangeError is the pair; the flip test and the GZIP cut test then fail."""
-    errors = types.SimpleNamespace(OutOfRangeError=(tf.errors.OutOfRangeError, tf.errors.DataLossError))
-    monkeypatch.setattr(T, "tf", PlantedTF(errors=errors))
+    errors = Planted(tf.errors, OutOfRangeError=(tf.errors.OutOfRangeError, tf.errors.DataLossError))
+    monkeypatch.setattr(T, "tf", Planted(tf, errors=errors))
     path = tmp_path / "damaged.tfrecord"
     R.write_records(path, SMALL)
     path.write_bytes(path.read_bytes()[:50])  # inside record 2, past its header
@@ -544,7 +603,7 @@ def test_planted_a_reader_that_ignores_errors_fails_the_damage_tests(tmp_path, m
     first damaged record without a word: the flip test and the cut test fail."""
     def ignoring(*args, **kwargs):
         return tf.data.TFRecordDataset(*args, **kwargs).ignore_errors()
-    monkeypatch.setattr(T, "tf", PlantedTF(data=types.SimpleNamespace(TFRecordDataset=ignoring)))
+    monkeypatch.setattr(T, "tf", Planted(tf, data=Planted(tf.data, TFRecordDataset=ignoring)))
     message = r"tfimpl.read_records returned 2 records where TF's reader raises DataLossError"
     with pytest.raises(AssertionError, match=message):
         test_every_flipped_byte_is_caught_by_both_readers_at_the_same_record_and_offset(tmp_path)
