@@ -4,11 +4,14 @@ The same chain, written once against a ``Dataset`` class, runs through both side
 same elements in the same order, exactly: the same structure, and per component the same dtype,
 shape and values. ``shuffle`` draws from NumPy on one side and from TF's Philox stream on the
 other, so its orders differ; each of its documented properties is checked on both sides."""
+import bisect
+
 import numpy as np
 import pytest
 import tensorflow as tf
 from hypothesis import example, given
 from hypothesis import strategies as st
+from scipy import stats
 
 import reference.data as R
 import tfimpl.data as T
@@ -319,6 +322,209 @@ def test_shuffle_then_repeat_keeps_epochs_and_repeat_then_shuffle_mixes_them(sid
     mixed = values(side.Dataset.range(n).repeat(3).shuffle(n, seed=seed))
     assert sorted(mixed) == sorted(list(range(n)) * 3)
     assert len(set(mixed[:n])) < n, f"the first {n} outputs are exactly epoch 1: {mixed[:n]}"
+
+
+# --- shuffle: the law, on both sides ----------------------------------------------------------
+
+LAW_N, LAW_BUFFER, LAW_DRAWS, ALPHA = 40, 20, 2500, 1e-6
+"""The law tests: 2500 seeded shuffles of range(40) with a buffer of 20, on each side; a chi-square
+p-value under ALPHA fails. The seeds are fixed, so the verdict is fixed too; ALPHA is the chance that a
+correct shuffle fails for another set of seeds (a new NumPy or TF random stream). At it the first-output
+test has power 0.9996 against the issue's bias (test_the_law_tests_power_against_the_issues_bias)."""
+
+
+def buffer_picks(order, n, buffer_size):
+    """(m, r) for each output of ``order``, a shuffle of range(n): m the number of elements in the
+    buffer when it was picked, r its rank among them (by input position).
+
+    The law, read off TF's kernel (tensorflow/core/kernels/data/shuffle_dataset_op.cc,
+    ShuffleDatasetBase::Iterator::GetNextInternal): fill the buffer to buffer_size elements, output
+    the one at Random() % (the buffer's live size) (a 32-bit Philox draw: the modulo's bias is below
+    size / 2^32), put the next input in its place. So before output k the buffer holds m = min(
+    buffer_size, n - k) elements, inputs 0 .. buffer_size + k - 1 not yet output, and the pick's rank r
+    is uniform on 0 .. m - 1 and independent of the picks before it. The first output is uniform over
+    the first buffer_size elements; element j's position is P(k) = 1/m_k prod_(t<k) (1 - 1/m_t) from
+    the step it enters. reference.data's shuffle claims the same algorithm. An output that is not in
+    the buffer (beyond the window) fails here."""
+    buffer, following, out = list(range(min(buffer_size, n))), min(buffer_size, n), []
+    for k, v in enumerate(order):
+        r = bisect.bisect_left(buffer, v)
+        assert r < len(buffer) and buffer[r] == v, f"output {k} is {v}, not in the buffer {buffer}: order {order}"
+        out.append((len(buffer), r))
+        del buffer[r]
+        if following < n:
+            buffer.append(following)
+            following += 1
+    return out
+
+
+def assert_buffer_law(orders, n, buffer_size, what):
+    """Two chi-square tests of shuffles of range(n): the first output's index against uniform on the
+    first buffer_size elements; and every pick's rank r against uniform on its buffer of m (one test
+    per m >= 2, statistics summed, df = sum (m - 1): the picks are independent)."""
+    counts = {}
+    for order in orders:
+        for m, r in buffer_picks(order, n, buffer_size):
+            counts.setdefault(m, np.zeros(m, np.int64))[r] += 1
+    first = np.bincount([order[0] for order in orders], minlength=buffer_size)
+    p = stats.chisquare(first).pvalue
+    assert p > ALPHA, (f"{what}: the first output is not uniform over the first {buffer_size} elements: "
+                       f"p = {p:.2g}; counts {first.tolist()}")
+    statistic = sum(stats.chisquare(c).statistic for m, c in counts.items() if m > 1)
+    p = stats.chi2.sf(statistic, sum(m - 1 for m in counts if m > 1))
+    assert p > ALPHA, (f"{what}: the picks are not uniform over the buffer: p = {p:.2g}; rank counts with a "
+                       f"full buffer {counts[min(buffer_size, n)].tolist()}")
+
+
+def reference_orders(n, buffer_size, draws):
+    """reference.data's shuffle of range(n), seeds 0 .. draws - 1."""
+    return [values(R.Dataset.range(n).shuffle(buffer_size, seed=s)) for s in range(draws)]
+
+
+def tf_orders(n, buffer_size, draws):
+    """tf.data's shuffle of range(n), seeds 0 .. draws - 1, in one pipeline: each seed's dataset
+    flat-mapped, batched per seed, then all at once (a Python loop would build ``draws`` datasets)."""
+    def shuffled(seed):
+        return T.Dataset.range(n).shuffle(buffer_size, seed=seed)
+    return next(iter(T.Dataset.range(draws).flat_map(shuffled).batch(n).batch(draws))).numpy().tolist()
+
+
+@pytest.mark.parametrize("side", ["reference", "tf.data"])
+def test_shuffle_follows_the_buffer_law_of_tfs_kernel(side, no_global_seed):
+    """Each side's shuffle has the law of TF's kernel (buffer_picks): the first output uniform over the
+    first 20 elements, each pick uniform over the buffer; 2500 seeds, about 0.4 s of CPU a side."""
+    orders = (reference_orders if side == "reference" else tf_orders)(LAW_N, LAW_BUFFER, LAW_DRAWS)
+    assert_buffer_law(orders, LAW_N, LAW_BUFFER, side)
+
+
+def test_the_law_tests_power_against_the_issues_bias():
+    """The issue's bias: the first output is element 0 with probability 0.10 instead of 0.05, the other
+    19 sharing 0.90. The first-output test is a chi-square with 19 degrees of freedom over 2500 draws,
+    failing above chi2.isf(1e-6, 19) = 63.7. 20,000 simulated tests under the bias reject 99.96 % of
+    the time (200,000 gave 0.99961; with 2000 draws it would be 0.9931); the noncentral chi-square
+    approximation (noncentrality 2500 sum (p1 - p0)^2 / p0 = 131.6) says 0.999995, optimistic. Under
+    the uniform law the simulated tests reject at the 1 % level 1 % of the time: the chi-square
+    approximation of the null holds at 125 draws a cell."""
+    p0 = np.full(LAW_BUFFER, 1 / LAW_BUFFER)
+    p1 = np.r_[0.10, np.full(LAW_BUFFER - 1, 0.90 / (LAW_BUFFER - 1))]
+    df, critical = LAW_BUFFER - 1, stats.chi2.isf(ALPHA, LAW_BUFFER - 1)
+    power = stats.ncx2.sf(critical, df, LAW_DRAWS * np.sum((p1 - p0) ** 2 / p0))
+    assert power > 0.9999, power
+
+    def statistics(p, rng):
+        counts = rng.multinomial(LAW_DRAWS, p, size=20_000)
+        return np.sum((counts - LAW_DRAWS * p0) ** 2 / (LAW_DRAWS * p0), axis=1)
+    rng = np.random.default_rng(20)
+    simulated = np.mean(statistics(p1, rng) > critical)
+    assert simulated > 0.999, simulated
+    false_alarms = np.mean(statistics(p0, rng) > stats.chi2.isf(0.01, df))
+    assert abs(false_alarms - 0.01) < 0.0025, false_alarms  # 3.5 standard deviations of 20,000 draws
+
+
+class Planted:
+    """A module with the names given replaced: monkeypatched in as a module's ``np``, it plants a bug
+    in that module's own code without copying the code."""
+
+    def __init__(self, module, **replaced):
+        self._module = module
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+class FrontFavouring:
+    """A NumPy Generator whose integers(m) is 0 with probability 1/19 before its uniform pick: with a
+    full buffer of 20 the first output is element 0 with probability 1/19 + (18/19) / 20 = 0.10, the
+    issue's bias, and every later pick favours the buffer's slot 0."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def integers(self, m):
+        return 0 if self.rng.random() < 1 / 19 else self.rng.integers(m)
+
+
+def test_planted_a_shuffle_that_favours_the_front_of_its_buffer_fails_the_law_test(monkeypatch):
+    default_rng = np.random.default_rng
+    generators = Planted(np.random, default_rng=lambda *seed: FrontFavouring(default_rng(*seed)))
+    monkeypatch.setattr(R, "np", Planted(np, random=generators))
+    orders = reference_orders(LAW_N, LAW_BUFFER, LAW_DRAWS)
+    assert 0.085 < np.mean([order[0] == 0 for order in orders]) < 0.115  # the plant is the issue's bias
+    with pytest.raises(AssertionError, match="the first output is not uniform over the first 20 elements"):
+        assert_buffer_law(orders, LAW_N, LAW_BUFFER, "reference with the plant")
+
+
+PIPELINE_SEEDS, PIPELINE_EPOCHS = 20, 20
+"""The pipeline law tests: 20 seeds of 20 epochs each, 400 shuffled epochs a side (tf.data spends
+about 80 us an element in this pipeline, so epochs are paid for by the element)."""
+
+
+def reference_pipeline_labels(batch_size, buffer_size, epochs, seeds):
+    """The labels reference.data's input_pipeline yields for seeds 0 .. seeds - 1, epoch after epoch."""
+    return [np.concatenate([labels for _, labels in R.input_pipeline(IMAGES, LABELS, batch_size, buffer_size, epochs,
+                                                                      seed=s)]).tolist() for s in range(seeds)]
+
+
+def tf_pipeline_labels(batch_size, buffer_size, epochs, seeds):
+    """The labels tfimpl's input_pipeline yields for seeds 0 .. seeds - 1, in one tf.data pipeline."""
+    def labels_of(seed):
+        return T.input_pipeline(IMAGES, LABELS, batch_size, buffer_size, epochs, seed=seed).map(
+            lambda images, labels: labels).unbatch()
+    n = len(LABELS) * epochs
+    return next(iter(T.Dataset.range(seeds).flat_map(labels_of).batch(n).batch(seeds))).numpy().tolist()
+
+
+def check_pipeline_law(buffer_size, sides):
+    """Each side's input_pipeline (ten images, batches of 4, 20 epochs, 20 seeds): every epoch is a
+    draw of the buffer law (all 400 pooled); each epoch reshuffles, so an epoch's first output equals
+    the one before's 1 / buffer_size of the time (a binomial test on the 200 disjoint pairs of epochs
+    2j, 2j + 1); and the two sides' first outputs have one law (a chi-square test of homogeneity on
+    their 2 x buffer_size table)."""
+    n, firsts = len(LABELS), []
+    for side, labels in sides.items():
+        runs = labels(4, buffer_size, PIPELINE_EPOCHS, PIPELINE_SEEDS)
+        epochs = [run[k * n:(k + 1) * n] for run in runs for k in range(PIPELINE_EPOCHS)]
+        same = sum(a[0] == b[0] for a, b in zip(epochs[0::2], epochs[1::2]))
+        p = stats.binomtest(same, len(epochs) // 2, 1 / buffer_size, alternative="greater").pvalue
+        assert p > ALPHA, (f"{side}: an epoch's first output repeats the epoch before's {same} times in "
+                           f"{len(epochs) // 2}: p = {p:.2g}")
+        assert_buffer_law(epochs, n, buffer_size, f"{side} input_pipeline, buffer {buffer_size}")
+        firsts.append(np.bincount([epoch[0] for epoch in epochs], minlength=buffer_size))
+    if len(firsts) == 2:
+        p = stats.chi2_contingency(np.array(firsts)).pvalue
+        assert p > ALPHA, f"the sides' first outputs differ in law: p = {p:.2g}\n{np.array(firsts)}"
+
+
+PIPELINES = {"reference": reference_pipeline_labels, "tfimpl": tf_pipeline_labels}
+
+
+@pytest.mark.parametrize("buffer_size", [4, 10])
+def test_input_pipeline_shuffles_by_the_buffer_law_on_both_sides_and_afresh_each_epoch(buffer_size, no_global_seed):
+    """The book's pipeline beyond buffer_size 1, where the orders differ by side (NumPy against Philox):
+    a buffer of 4 (a window over ten images) and of 10 (a uniform permutation), compared as a law."""
+    check_pipeline_law(buffer_size, PIPELINES)
+
+
+def planted_input_pipeline(bug):
+    """tfimpl's input_pipeline written with a bug: the shuffle after the batch (whole batches shuffled),
+    or without reshuffling each epoch."""
+    def input_pipeline(images, labels, batch_size, buffer_size, epochs, seed=None):
+        dataset = T.Dataset.from_tensor_slices((images, labels)).map(lambda x, y: (tf.cast(x, tf.float32) / 255, y))
+        if bug == "shuffle-after-batch":
+            dataset = dataset.batch(batch_size).shuffle(buffer_size, seed=seed)
+        else:
+            dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=False).batch(batch_size)
+        return dataset.repeat(epochs)
+    return input_pipeline
+
+
+@pytest.mark.parametrize("bug, message", [("shuffle-after-batch", "not in the buffer"),
+                                          ("no-reshuffle", "an epoch's first output repeats the epoch before's")])
+def test_planted_pipeline_shuffles_fail_the_law_test(monkeypatch, no_global_seed, bug, message):
+    monkeypatch.setattr(T, "input_pipeline", planted_input_pipeline(bug))
+    with pytest.raises(AssertionError, match=message):
+        check_pipeline_law(4, {"tfimpl": tf_pipeline_labels})
 
 
 # --- batch ------------------------------------------------------------------------------
