@@ -62,10 +62,13 @@ def values(dataset):
 ORDERS = "the orders from batch, repeat, map, take, skip, zip and interleave match the reference generators exactly"
 
 
-@given(n=st.integers(0, 12), batch=st.integers(1, 5), drop=st.booleans(), epochs=st.integers(0, 3),
-       repeat_first=st.booleans(), take=st.integers(-1, 15), skip=st.integers(-1, 15), ahead=st.integers(-1, 3))
+@given(n=st.integers(3, 12), batch=st.integers(1, 5), drop=st.booleans(), epochs=st.integers(1, 3),
+       repeat_first=st.booleans(), take=st.one_of(st.integers(1, 15), st.just(-1)), skip=st.integers(-1, 15),
+       ahead=st.integers(-1, 3))
 @example(n=10, batch=3, drop=False, epochs=2, repeat_first=True, take=-1, skip=1, ahead=-1)
 @example(n=7, batch=4, drop=True, epochs=3, repeat_first=False, take=5, skip=0, ahead=2)
+@example(n=0, batch=2, drop=False, epochs=2, repeat_first=True, take=-1, skip=0, ahead=1)  # no data
+@example(n=5, batch=2, drop=True, epochs=0, repeat_first=False, take=0, skip=0, ahead=0)  # no epochs, take 0
 @pytest.mark.claim("ch7.4", ORDERS)
 def test_map_batch_repeat_take_skip_and_prefetch_give_the_reference_order(n, batch, drop, epochs, repeat_first,
                                                                          take, skip, ahead):
@@ -81,7 +84,9 @@ def test_map_batch_repeat_take_skip_and_prefetch_give_the_reference_order(n, bat
                 f"take={take}, skip={skip}, prefetch={ahead}")
 
 
-@given(n=st.integers(0, 6), m=st.integers(0, 6), k=st.integers(0, 3))
+@given(n=st.integers(1, 6), m=st.integers(1, 6), k=st.integers(0, 3))
+@example(n=0, m=4, k=1)
+@example(n=3, m=0, k=0)
 @pytest.mark.claim("ch7.4", ORDERS)
 def test_zip_pairs_elements_in_the_datasets_structure_and_stops_at_the_shortest(n, m, k):
     x, y = np.arange(n) * 10, np.linspace(0, 1, m, dtype=np.float32)
@@ -105,8 +110,9 @@ def repeated_by_value(D):
     return fn
 
 
-@given(n=st.integers(0, 9), cycle=st.one_of(st.none(), st.integers(1, 4)),
+@given(n=st.integers(1, 9), cycle=st.one_of(st.none(), st.integers(1, 4)),
        block=st.one_of(st.none(), st.integers(1, 4)))
+@example(n=0, cycle=2, block=2)
 @example(n=9, cycle=2, block=1)  # slots run out unevenly: a new dataset opens while its neighbour is mid-way
 @example(n=9, cycle=3, block=2)
 @example(n=9, cycle=None, block=None)
@@ -140,8 +146,9 @@ def tf_fill(n):
     return tf.fill([n], n)
 
 
-@given(lengths=st.lists(st.integers(0, 5), max_size=7), batch=st.integers(1, 4), drop=st.booleans(),
+@given(lengths=st.lists(st.integers(0, 5), min_size=2, max_size=7), batch=st.integers(1, 4), drop=st.booleans(),
        fixed=st.booleans(), pad=st.sampled_from([None, -1, 9]))
+@example(lengths=[], batch=2, drop=False, fixed=False, pad=9)
 @example(lengths=[3, 0, 5, 1, 2], batch=2, drop=False, fixed=False, pad=None)
 @example(lengths=[3, 0, 5, 1, 2], batch=2, drop=True, fixed=True, pad=-1)
 @pytest.mark.claim("ch7.4", ORDERS)
@@ -230,16 +237,72 @@ def test_the_books_pipeline_reads_the_data_epochs_times_in_the_session_and_in_tf
         assert_same_elements(runs["tf2"], runs["reference"], "buffer_size 1: no shuffling")
 
 
+PIXELS = np.random.default_rng(8).integers(0, 256, (12, 3, 2), dtype=np.uint8)
+
+
+@given(n=st.integers(2, 12), batch_size=st.integers(2, 5), buffer_size=st.integers(2, 14), epochs=st.integers(1, 3),
+       seed=st.one_of(SEEDS, st.none()))
+@example(n=0, batch_size=3, buffer_size=2, epochs=2, seed=5)  # no data
+@example(n=7, batch_size=3, buffer_size=5, epochs=0, seed=None)  # no epochs
+@example(n=9, batch_size=4, buffer_size=1, epochs=2, seed=None)  # no shuffling: every form's order is the input's
+def test_input_pipeline_every_form_batches_each_epoch_of_the_data(n, batch_size, buffer_size, epochs, seed):
+    """input_pipeline's every parameter at other values than the book's, on its four forms (each side's
+    TF2 and TF1 forms): epochs x the batches of one epoch (n // batch_size full ones and the remainder:
+    batch comes before repeat), each epoch a permutation of the data whose output k is one of its first
+    buffer_size + k elements, each image its pixels / 255 in float32, bitwise, beside its int64 label.
+    For a seed, each side's two forms give one order (TF's with the global seed unset, as in the TF1
+    form's fresh graph; a @given test cannot take the fixture); buffer_size 1 gives the input's."""
+    tf.random.set_seed(None)
+    images, labels = PIXELS[:n], np.arange(n)
+    args = (images, labels, batch_size, buffer_size, epochs, seed)
+    runs = {"reference": list(R.input_pipeline(*args)), "reference v1": R.input_pipeline_v1(*args),
+            "tfimpl": elements(T.input_pipeline(*args)), "tfimpl v1": T.input_pipeline_v1(*args)}
+    sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    for name, batches in runs.items():
+        assert [len(b[1]) for b in batches] == sizes * epochs, f"{name}: batch sizes"
+        order = np.concatenate([b[1] for b in batches]) if batches else np.array([], np.int64)
+        for epoch in range(epochs):
+            run = order[epoch * n:(epoch + 1) * n]
+            assert sorted(run) == list(range(n)), f"{name}, epoch {epoch}: {run}"
+            assert all(v < buffer_size + k for k, v in enumerate(run)), f"{name}, epoch {epoch}: beyond the window {run}"
+        for x, y in batches:
+            assert y.dtype == np.int64, f"{name}: labels {y.dtype}"
+            np.testing.assert_array_equal(x, PIXELS[y].astype(np.float32) / np.float32(255), strict=True, err_msg=name)
+    if seed is not None:
+        assert_same_elements(runs["reference v1"], runs["reference"], "reference: v1 vs TF2 form, one seed")
+        assert_same_elements(runs["tfimpl v1"], runs["tfimpl"], "tfimpl: Session vs TF2, one seed")
+    if buffer_size == 1:
+        for name in runs:
+            assert_same_elements(runs[name], runs["reference"], f"{name} vs reference, buffer_size 1")
+
+
+def test_planted_pipeline_parameter_bugs_fail_the_every_form_test(monkeypatch):
+    """tfimpl's input_pipeline repeating before it batches, and its TF1 form dropping the seed: the
+    every-form test fails on an ordinary case (ten images, batches of 4, buffer 3, two epochs, seed 7)."""
+    test = test_input_pipeline_every_form_batches_each_epoch_of_the_data.hypothesis.inner_test
+    with monkeypatch.context() as m:
+        m.setattr(T, "input_pipeline", planted_input_pipeline("repeat-before-batch"))
+        with pytest.raises(AssertionError, match="tfimpl: batch sizes"):
+            test(n=10, batch_size=4, buffer_size=3, epochs=2, seed=7)
+    input_pipeline_v1 = T.input_pipeline_v1
+    monkeypatch.setattr(T, "input_pipeline_v1", lambda images, labels, batch_size, buffer_size, epochs, seed=None:
+                        input_pipeline_v1(images, labels, batch_size, buffer_size, epochs))
+    with pytest.raises(AssertionError, match="tfimpl: Session vs TF2, one seed"):
+        test(n=10, batch_size=4, buffer_size=3, epochs=2, seed=7)
+
+
 # --- shuffle: the same properties on both sides ------------------------------------------
 
-@given(n=st.integers(0, 20), seed=SEEDS)
+@given(n=st.integers(2, 20), seed=SEEDS)
+@example(n=0, seed=0)
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.claim("guide", "shuffle(buffer_size=1) is the identity")
 def test_shuffle_with_a_buffer_of_one_is_the_identity(side, n, seed):
     assert values(side.Dataset.range(n).shuffle(1, seed=seed)) == list(range(n))
 
 
-@given(n=st.integers(0, 25), buffer_size=st.integers(1, 30), seed=SEEDS, reshuffle=st.booleans())
+@given(n=st.integers(2, 25), buffer_size=st.integers(2, 30), seed=SEEDS, reshuffle=st.booleans())
+@example(n=0, buffer_size=3, seed=0, reshuffle=True)
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.claim("guide", "every shuffle is a permutation")
 def test_every_shuffle_is_a_permutation(side, n, buffer_size, seed, reshuffle):
@@ -249,7 +312,7 @@ def test_every_shuffle_is_a_permutation(side, n, buffer_size, seed, reshuffle):
         assert sorted(out) == list(range(n)), f"buffer {buffer_size}, epoch {epoch}: {out}"
 
 
-@given(n=st.integers(1, 40), buffer_size=st.integers(1, 12), seed=SEEDS)
+@given(n=st.integers(3, 40), buffer_size=st.integers(2, 12), seed=SEEDS)
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.claim("guide", "with buffer b, the first output comes from the first b elements")
 def test_shuffle_output_k_comes_from_the_first_buffer_size_plus_k_elements(side, n, buffer_size, seed):
@@ -274,7 +337,7 @@ def test_the_guides_first_batch_has_no_index_over_buffer_plus_batch_and_the_wind
         assert max(v - k for k, v in enumerate(out)) == 7, out
 
 
-@given(n=st.integers(2, 20), buffer_size=st.integers(1, 20), seed=SEEDS)
+@given(n=st.integers(2, 20), buffer_size=st.integers(2, 20), seed=SEEDS)
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.claim("guide", "a seeded shuffle repeats")
 def test_a_seeded_shuffle_repeats(side, n, buffer_size, seed):
@@ -315,7 +378,7 @@ def test_shuffle_then_repeat_keeps_epochs_and_repeat_then_shuffle_mixes_them(sid
     repeat(3).shuffle(n): within the first n outputs some element comes twice, so an element of
     epoch 2 came before one of epoch 1 (with the full buffer every pick avoids epoch 2 with
     probability n! / n^n <= 16! / 16^16 ~ 1e-6)."""
-    buffer_size = data.draw(st.integers(1, 2 * n), label="buffer_size")
+    buffer_size = data.draw(st.integers(2, 2 * n), label="buffer_size")
     kept = values(side.Dataset.range(n).shuffle(buffer_size, seed=seed).repeat(3))
     for epoch in range(3):
         assert sorted(kept[epoch * n:(epoch + 1) * n]) == list(range(n)), (epoch, kept)
@@ -508,14 +571,14 @@ def test_input_pipeline_shuffles_by_the_buffer_law_on_both_sides_and_afresh_each
 
 def planted_input_pipeline(bug):
     """tfimpl's input_pipeline written with a bug: the shuffle after the batch (whole batches shuffled),
-    or without reshuffling each epoch."""
+    no reshuffling each epoch, or the repeat before the batch (batches straddle epochs)."""
     def input_pipeline(images, labels, batch_size, buffer_size, epochs, seed=None):
         dataset = T.Dataset.from_tensor_slices((images, labels)).map(lambda x, y: (tf.cast(x, tf.float32) / 255, y))
         if bug == "shuffle-after-batch":
-            dataset = dataset.batch(batch_size).shuffle(buffer_size, seed=seed)
-        else:
-            dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=False).batch(batch_size)
-        return dataset.repeat(epochs)
+            return dataset.batch(batch_size).shuffle(buffer_size, seed=seed).repeat(epochs)
+        if bug == "no-reshuffle":
+            return dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=False).batch(batch_size).repeat(epochs)
+        return dataset.shuffle(buffer_size, seed=seed).repeat(epochs).batch(batch_size)
     return input_pipeline
 
 
@@ -529,7 +592,8 @@ def test_planted_pipeline_shuffles_fail_the_law_test(monkeypatch, no_global_seed
 
 # --- batch ------------------------------------------------------------------------------
 
-@given(n=st.integers(0, 30), batch=st.integers(1, 8))
+@given(n=st.integers(1, 30), batch=st.integers(1, 8))
+@example(n=0, batch=3)
 @pytest.mark.claim("guide", "drop_remainder drops exactly the last partial batch")
 def test_drop_remainder_drops_exactly_the_last_partial_batch(n, batch):
     """batch(b, drop_remainder=True) is batch(b) without its last batch when that one has
