@@ -11,10 +11,11 @@ TF side                                            reference side
   model.fit(dataset, epochs=1)                       reference.nn.mlp_gradients + a step per batch
 
 One thing is taken from TF: the shuffle's order. TF draws it from its own Philox stream, which the
-reference does not reproduce (its shuffle shares the buffer algorithm and its properties, pinned in
-tests/test_data.py); each Example carries its id, and the reference batches its own parsed and
+reference does not reproduce (its shuffle shares the buffer algorithm, its properties and its law,
+pinned in tests/test_data.py); each Example carries its id, and the reference batches its own parsed and
 preprocessed images in the id order of TF's batches. Everything else is computed on each side: the
-bytes of the files, the parse, the preprocessing, the batching, the loss and the updates.
+bytes of the files, the parse, the preprocessing, the batching, the loss and the updates. A damaged
+shard stops both pipelines, and no damaged record reaches a batch.
 """
 import sys
 
