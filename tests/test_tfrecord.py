@@ -230,7 +230,7 @@ def read_outcome(read, path, compression):
 
 def writers_and_readers():
     """Each side's writer, and the four readers, looked up now (so that a planted one is the one used)."""
-    writers = {"reference": R.write_records, "tfimpl": T.write_records}
+    writers = {"tfimpl": T.write_records, "reference": R.write_records}
     readers = {"reference": R.read_records, "reference v1": R.read_records_v1, "tfimpl": T.read_records,
                "tfimpl v1": T.read_records_v1}
     return writers, readers
