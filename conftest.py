@@ -25,8 +25,9 @@ def pytest_addoption(parser):
                      help="with --benchmark: the full sweep (the largest sizes, e.g. 1 GB checkpoints, "
                           "1000-step sequences); the default sweep fits in about 5 minutes on 2 cores")
     parser.addoption("--claims", action="store_true", default=False,
-                     help="after the run, print every claim of the book a test answers (the claim "
-                          "marker): statement, verdict, the test and its result; also written to build/claims.md")
+                     help="after the run, print every claim a test answers (the claim marker): its source "
+                          "(book, notes, port, docs), statement, verdict, the test and its result, also in "
+                          "build/claims.md; a run that collected every claim also writes docs/claims.md")
     parser.addoption("--agreement-report", action="store_true", default=False,
                      help="after the run, print the worst error against the float64 reference per "
                           "concept x dtype x mode, in units of the dtype's epsilon, beside the tolerance")
@@ -61,14 +62,20 @@ def pytest_report_header(config):
     return lines
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Check every claim marker (an invalid one fails the collection) and attach it to the test's
-    reports, which cross xdist workers."""
+    """Check every claim marker (an invalid one fails the collection), attach it to the test's
+    reports, which cross xdist workers, and keep the collected claims (before any deselection)
+    for docs/claims.md."""
     for item in items:
         claim = claims.claim_of(item)
         if claim is not None:
-            item.user_properties.append(("claim", claim))
+            item.user_properties.append(("claim", claim.as_dict()))
+    CLAIMS_COLLECTED[:] = claims.collected(items)
 
+
+CLAIMS_COLLECTED = []
+"""The collected claims, one row per test function: this process's, or an xdist worker's."""
 
 CLAIM_RESULTS = []
 """One dict per claim-marked test that ran: filled on the controller from the reports."""
@@ -94,6 +101,7 @@ def pytest_sessionfinish(session):
     """On an xdist worker: hand this worker's agreement record and GPU-twin count to the controller."""
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["gpu_twins"] = max(GPU_TWINS, default=0)
+        session.config.workeroutput["claims"] = json.dumps(CLAIMS_COLLECTED)
         if session.config.getoption("agreement_report"):
             session.config.workeroutput["agreement"] = json.dumps(
                 [[list(k), list(v)] for k, v in harness.RECORD.items()])
@@ -104,6 +112,7 @@ def pytest_testnodedown(node, error):
     """On the xdist controller: merge a finished worker's agreement record and GPU-twin count."""
     output = getattr(node, "workeroutput", {})
     GPU_TWINS.append(output.get("gpu_twins", 0))
+    CLAIMS_COLLECTED[:] = CLAIMS_COLLECTED or json.loads(output.get("claims", "[]"))
     for key, (worst, tol) in json.loads(output.get("agreement", "[]")):
         harness.note_worst(tuple(key), worst, tol)
 
@@ -124,8 +133,16 @@ def pytest_terminal_summary(terminalreporter, config):
     if config.getoption("claims"):
         table = claims.table(CLAIM_RESULTS)
         claims.write(table, os.path.join(str(config.rootpath), "build"))
-        terminalreporter.section(f"claims of the book: {len(table)} (also in build/claims.md)")
+        terminalreporter.section(f"claims: {len(table)} (also in build/claims.md)")
         terminalreporter.write(claims.text(table))
+        in_source = claims.marked_tests(config.rootpath)
+        got = {row["test"] for row in CLAIMS_COLLECTED}
+        if got == set(in_source):
+            claims.write_document(CLAIMS_COLLECTED, os.path.join(str(config.rootpath), "docs", "claims.md"))
+            terminalreporter.write_line("docs/claims.md written: " + claims.summary(CLAIMS_COLLECTED))
+        else:
+            terminalreporter.write_line(f"docs/claims.md not written: this run collected {len(got & set(in_source))} "
+                                        f"of the {len(in_source)} claim-marked tests")
     if config.getoption("agreement_report"):
         text = "\n".join(machine.summary_lines()) + "\n\n" + report.format_report(harness.RECORD)
         written = report.write_report(harness.RECORD, text, os.path.join(str(config.rootpath), "build"))

@@ -63,11 +63,13 @@ def numpy_of(variables):
 
 @pytest.mark.claim("ch5.4", "saver.save(sess, 'model.ckpt') writes three files: model.ckpt.meta (the graph's "
                             "structure), model.ckpt (the variables' values) and checkpoint (the list of the "
-                            "directory's model files)",
-                   verdict="corrected", correction="four since the V2 format (TF 0.12): the values are "
-                   "model.ckpt.index (each key's dtype, shape, offset and CRC-32C) and "
-                   "model.ckpt.data-00000-of-00001 (the bytes); no file is named model.ckpt. TF2's "
-                   "Checkpoint.write writes only the index and the data")
+                            "directory's model files)", source="book", code="1.4.0/Chapter05/4.1. ckpt文件保存方法.ipynb, cell 2 (the save)",
+                   verdict="wrong",
+                   correction="three was the V1 format's count (TF 0.11 and before); the V2 format, TF's default "
+                              "since 0.12 (its release notes) and so in the book's TF 1.4, writes four: "
+                              "model.ckpt.index (each key's dtype, shape, offset and CRC-32C), "
+                              "model.ckpt.data-00000-of-00001 (the bytes), model.ckpt.meta and checkpoint; no file "
+                              "is named model.ckpt. TF2's Checkpoint.write writes only the index and the data")
 def test_saver_writes_an_index_a_data_shard_the_meta_graph_and_the_checkpoint_list(tmp_path):
     path = T.save_v1(tmp_path / "model.ckpt", {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)})
     assert path == str(tmp_path / "model.ckpt")
@@ -82,7 +84,7 @@ def test_saver_writes_an_index_a_data_shard_the_meta_graph_and_the_checkpoint_li
 
 
 @pytest.mark.claim("ch5.4", "saver.restore(sess, path) in a program that defines the same variables loads their "
-                            "saved values")
+                            "saved values", source="book", code="1.4.0/Chapter05/4.1. ckpt文件保存方法.ipynb, cell 4")
 def test_saver_restore_into_a_fresh_graph_is_bitwise_for_every_dtype(tmp_path):
     saved = every_kind_of_value()
     path = T.save_v1(tmp_path / "model.ckpt", saved)
@@ -93,7 +95,7 @@ def test_saver_restore_into_a_fresh_graph_is_bitwise_for_every_dtype(tmp_path):
 
 
 @pytest.mark.claim("ch5.4", "tf.train.NewCheckpointReader(path) lists every saved variable's name and shape "
-                            "(v1 [1], v2 [1]) and get_tensor('v1') returns its value, [1.]")
+                            "(v1 [1], v2 [1]) and get_tensor('v1') returns its value, [1.]", source="book")
 def test_the_checkpoint_reader_lists_the_names_and_shapes_of_the_numpy_arrays_and_returns_them_bitwise(tmp_path):
     book = T.save_v1(tmp_path / "book.ckpt", {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)})
     reader = tf.compat.v1.train.NewCheckpointReader(book)  # the book's form
@@ -110,7 +112,7 @@ def test_the_checkpoint_reader_lists_the_names_and_shapes_of_the_numpy_arrays_an
 
 @pytest.mark.claim("ch5.4", "restoring into variables named differently fails, the saved names are not found; "
                             "tf.train.Saver({'v1': other_v1, 'v2': other_v2}) loads each saved name into the "
-                            "variable given")
+                            "variable given", source="book", code="1.4.0/Chapter05/4.1. ckpt文件保存方法.ipynb, cell 8")
 def test_saver_finds_variables_by_name_and_a_dict_maps_saved_names_to_other_variables(tmp_path):
     saved = {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)}
     path, ref_path = T.save_v1(tmp_path / "model.ckpt", saved), R.save_v1(tmp_path / "model.npz", saved)
@@ -128,7 +130,7 @@ def test_saver_finds_variables_by_name_and_a_dict_maps_saved_names_to_other_vari
 
 
 @pytest.mark.claim("ch5.4", "tf.train.import_meta_graph loads the saved graph without defining it again, and "
-                            "get_tensor_by_name('add:0') evaluates to [3.]")
+                            "get_tensor_by_name('add:0') evaluates to [3.]", source="book", code="1.4.0/Chapter05/4.1. ckpt文件保存方法.ipynb, cell 6")
 def test_import_meta_graph_restores_the_graph_and_add_0_evaluates_to_the_sum(tmp_path):
     book = T.save_sum_v1(tmp_path / "book.ckpt", {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)})
     assert_bitwise(T.import_meta_graph_v1(book, "add:0"), np.array([3.0], np.float32), "the book's add:0")
@@ -192,7 +194,8 @@ def test_checkpoint_manager_keeps_the_last_max_to_keep_checkpoints_and_deletes_t
 
 
 @pytest.mark.claim("ch5.4", "the book's moving-average program (v = 0, ExponentialMovingAverage(0.99), v = 10, "
-                            "one update) saves v = 10.0 and its shadow v/ExponentialMovingAverage = 0.099999905")
+                            "one update) saves v = 10.0 and its shadow v/ExponentialMovingAverage = 0.099999905",
+                   source="book", code="1.4.0/Chapter05/4.2.1 滑动平均类的保存.ipynb, cell 4 (prints [10.0, 0.099999905])")
 def test_the_moving_average_checkpoint_holds_10_and_the_shadow_0_099999905(tmp_path):
     values = {"v": np.array([0.0, 10.0], np.float32)}
     saved = T.load_checkpoint(T.save_averages_v1(tmp_path / "model.ckpt", values, 0.99))
@@ -206,7 +209,8 @@ def test_the_moving_average_checkpoint_holds_10_and_the_shadow_0_099999905(tmp_p
 
 
 @pytest.mark.claim("ch5.4", "tf.train.Saver({'v/ExponentialMovingAverage': v}) loads the saved shadow into v, "
-                            "and ema.variables_to_restore() builds that dict, {'v/ExponentialMovingAverage': v}")
+                            "and ema.variables_to_restore() builds that dict, {'v/ExponentialMovingAverage': v}",
+                   source="book", code="1.4.0/Chapter05/4.2.2 variables_to_restore函数的使用样例.ipynb, cell 0")
 def test_a_renaming_restore_loads_the_moving_average_shadow_into_the_variable(tmp_path):
     rng = np.random.default_rng(3)
     values = {"v": np.array([0.0, 10.0], np.float32), "w": rng.standard_normal((4, 2, 3)).astype(np.float32)}
@@ -232,7 +236,9 @@ def test_a_renaming_restore_loads_the_moving_average_shadow_into_the_variable(tm
 # --- freezing ------------------------------------------------------------------------------------
 
 @pytest.mark.claim("ch5.4", "graph_util.convert_variables_to_constants stores the variables as constants in the "
-                            "GraphDef; the frozen graph, imported, evaluates add:0 to [3.]")
+                            "GraphDef; the frozen graph, imported, evaluates add:0 to [3.]", source="book",
+                   code="1.4.0/Chapter05/4.3. pb文件保存方法.ipynb, cells 1 and 3 (convert_variables_to_constants(sess, graph_def, "
+                        "['add']), import_graph_def(..., return_elements=['add:0']))")
 def test_a_frozen_graph_evaluates_as_the_live_graph_and_holds_no_variable_ops(tmp_path):
     book = T.save_sum_v1(tmp_path / "book.ckpt", {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)})
     T.freeze_v1(book, ["add"], tmp_path / "combined_model.pb")

@@ -61,9 +61,6 @@ def values(dataset):
 
 # --- the orders: one chain, two sides, the same elements ---------------------------------
 
-ORDERS = "the orders from batch, repeat, map, take, skip, zip and interleave match the reference generators exactly"
-
-
 @given(n=st.integers(3, 12), batch=st.integers(1, 5), drop=st.booleans(), epochs=st.integers(1, 3),
        repeat_first=st.booleans(), take=st.one_of(st.integers(1, 15), st.just(-1)), skip=st.integers(-1, 15),
        ahead=st.integers(-1, 3))
@@ -71,7 +68,9 @@ ORDERS = "the orders from batch, repeat, map, take, skip, zip and interleave mat
 @example(n=7, batch=4, drop=True, epochs=3, repeat_first=False, take=5, skip=0, ahead=2)
 @example(n=0, batch=2, drop=False, epochs=2, repeat_first=True, take=-1, skip=0, ahead=1)  # no data
 @example(n=5, batch=2, drop=True, epochs=0, repeat_first=False, take=0, skip=0, ahead=0)  # no epochs, take 0
-@pytest.mark.claim("ch7.4", ORDERS)
+@pytest.mark.claim("api", "batch(batch_size) combines batch_size consecutive elements, the last batch smaller unless "
+                           "drop_remainder=True drops it; repeat(count), take(count) and skip(count) repeat, take and "
+                           "skip count elements in order; map and prefetch keep the order", source="docs")
 def test_map_batch_repeat_take_skip_and_prefetch_give_the_reference_order(n, batch, drop, epochs, repeat_first,
                                                                          take, skip, ahead):
     """from_tensor_slices((x, labels)).map(...), then batch and repeat in either order, then
@@ -89,7 +88,9 @@ def test_map_batch_repeat_take_skip_and_prefetch_give_the_reference_order(n, bat
 @given(n=st.integers(1, 6), m=st.integers(1, 6), k=st.integers(0, 3))
 @example(n=0, m=4, k=1)
 @example(n=3, m=0, k=0)
-@pytest.mark.claim("ch7.4", ORDERS)
+@pytest.mark.claim("api", "Dataset.zip has the semantics of Python's zip(), the datasets argument a (nested) "
+                           "structure of datasets: it pairs their elements in that structure and stops at the "
+                           "shortest", source="docs")
 def test_zip_pairs_elements_in_the_datasets_structure_and_stops_at_the_shortest(n, m, k):
     x, y = np.arange(n) * 10, np.linspace(0, 1, m, dtype=np.float32)
     forms = {  # form -> (chain, its length)
@@ -118,7 +119,9 @@ def repeated_by_value(D):
 @example(n=9, cycle=2, block=1)  # slots run out unevenly: a new dataset opens while its neighbour is mid-way
 @example(n=9, cycle=3, block=2)
 @example(n=9, cycle=None, block=None)
-@pytest.mark.claim("ch7.4", ORDERS)
+@pytest.mark.claim("api", "interleave applies map_func to cycle_length input elements and cycles through their "
+                           "datasets, block_length consecutive elements from each, consuming the next input element "
+                           "each time one reaches its end", source="docs")
 def test_interleave_gives_the_reference_round_robin(n, cycle, block):
     """cycle_length datasets open at a time, block_length elements from each in turn, an exhausted
     one (or an empty one) replaced by the next input's in its slot; cycle_length None is TF's
@@ -153,7 +156,8 @@ def tf_fill(n):
 @example(lengths=[], batch=2, drop=False, fixed=False, pad=9)
 @example(lengths=[3, 0, 5, 1, 2], batch=2, drop=False, fixed=False, pad=None)
 @example(lengths=[3, 0, 5, 1, 2], batch=2, drop=True, fixed=True, pad=-1)
-@pytest.mark.claim("ch7.4", ORDERS)
+@pytest.mark.claim("api", "padded_batch pads every component to the maximum size in the batch, or to padded_shapes; "
+                           "the padding value defaults to 0 for numbers", source="docs")
 def test_padded_batch_pads_each_component_to_the_batch_longest_or_the_given_shape(lengths, batch, drop, fixed, pad):
     """Elements (n copies of n, n): the vector is padded at its end with padding_values (0 if None)
     to the longest in its batch, or to padded_shapes [6]; the scalar is stacked as batch does."""
@@ -187,7 +191,8 @@ EDGES = {
 
 
 @pytest.mark.parametrize("form", list(EDGES))
-@pytest.mark.claim("ch7.4", ORDERS)
+@pytest.mark.claim("api", "repeat() and repeat(-1) repeat the dataset indefinitely; take(-1), or a count past the "
+                           "end, takes every element; skip(-1) skips every element", source="docs")
 def test_edge_counts_give_the_reference_elements(form):
     """repeat() and repeat(-1) forever (but an empty dataset stays empty), take(-1) everything,
     skip(-1) everything, counts past the end stop at the end."""
@@ -198,8 +203,11 @@ def test_edge_counts_give_the_reference_elements(form):
 
 @pytest.mark.claim("ch7.4", "dataset = tf.data.Dataset.from_tensor_slices([1, 2, 3, 5, 8]); x = "
                             "dataset.make_one_shot_iterator().get_next(); y = x * x prints 1, 4, 9, 25, 64",
-                   verdict="corrected", correction="TF2's tf.data.Dataset has no make_one_shot_iterator method: "
-                   "tf.compat.v1.data.make_one_shot_iterator(dataset) in a graph, or a for loop over the dataset")
+                   source="book", code="1.4.0/Chapter07/7. 数据集基本使用方法.ipynb, cell 2", verdict="changed",
+                   since="TF 2.0",
+                   correction="TF2's tf.data.Dataset has no make_one_shot_iterator method: "
+                              "tf.compat.v1.data.make_one_shot_iterator(dataset) in a graph, or a for loop over the "
+                              "dataset")
 def test_the_books_first_dataset_squares_1_2_3_5_8():
     printed = [1, 4, 9, 25, 64]  # the book's output
     for form in (R.squares, R.squares_v1, T.squares, T.squares_v1):
@@ -217,7 +225,8 @@ LABELS = np.arange(10)
 
 @pytest.mark.parametrize("buffer_size", [1, 4, 10])
 @pytest.mark.claim("ch7.4", "map -> shuffle(buffer) -> batch -> repeat(N), read through an initializable iterator "
-                            "until OutOfRangeError, passes N times over the data in shuffled batches")
+                            "until OutOfRangeError, passes N times over the data in shuffled batches",
+                   source="book", code="1.4.0/Chapter07/8. 数据集高层操作.ipynb, cells 6 and 10")
 def test_the_books_pipeline_reads_the_data_epochs_times_in_the_session_and_in_tf2(buffer_size, no_global_seed):
     """Ten images, batches of 4, 3 epochs: 3 x (4, 4, 2) batches; each epoch a permutation of the
     labels ending in its own partial batch (batch comes before repeat); each image float32 pixels / 255,
@@ -299,7 +308,7 @@ def test_planted_pipeline_parameter_bugs_fail_the_every_form_test(monkeypatch):
 @given(n=st.integers(2, 20), seed=SEEDS)
 @example(n=0, seed=0)
 @pytest.mark.parametrize("side", SIDES)
-@pytest.mark.claim("guide", "shuffle(buffer_size=1) is the identity")
+@pytest.mark.claim("guide", "shuffle(buffer_size=1) is the identity", source="docs")
 def test_shuffle_with_a_buffer_of_one_is_the_identity(side, n, seed):
     assert values(side.Dataset.range(n).shuffle(1, seed=seed)) == list(range(n))
 
@@ -307,7 +316,7 @@ def test_shuffle_with_a_buffer_of_one_is_the_identity(side, n, seed):
 @given(n=st.integers(2, 25), buffer_size=st.integers(2, 30), seed=SEEDS, reshuffle=st.booleans())
 @example(n=0, buffer_size=3, seed=0, reshuffle=True)
 @pytest.mark.parametrize("side", SIDES)
-@pytest.mark.claim("guide", "every shuffle is a permutation")
+@pytest.mark.claim("guide", "every shuffle is a permutation", source="docs")
 def test_every_shuffle_is_a_permutation(side, n, buffer_size, seed, reshuffle):
     ds = side.Dataset.range(n).shuffle(buffer_size, seed=seed, reshuffle_each_iteration=reshuffle)
     for epoch in range(2):
@@ -317,7 +326,7 @@ def test_every_shuffle_is_a_permutation(side, n, buffer_size, seed, reshuffle):
 
 @given(n=st.integers(3, 40), buffer_size=st.integers(2, 12), seed=SEEDS)
 @pytest.mark.parametrize("side", SIDES)
-@pytest.mark.claim("guide", "with buffer b, the first output comes from the first b elements")
+@pytest.mark.claim("guide", "with buffer b, the first output comes from the first b elements", source="docs")
 def test_shuffle_output_k_comes_from_the_first_buffer_size_plus_k_elements(side, n, buffer_size, seed):
     """The buffer holds the first b elements; each output is replaced by the next input, so output k
     is one of inputs 0 .. b + k - 1 (output 0 one of the first b)."""
@@ -327,7 +336,7 @@ def test_shuffle_output_k_comes_from_the_first_buffer_size_plus_k_elements(side,
 
 
 @pytest.mark.parametrize("side", SIDES)
-@pytest.mark.claim("guide", "with buffer b, the first output comes from the first b elements")
+@pytest.mark.claim("guide", "with buffer b, the first output comes from the first b elements", source="docs")
 def test_the_guides_first_batch_has_no_index_over_buffer_plus_batch_and_the_window_is_used(side):
     """The guide: buffer_size 100 and batches of 20, so the first batch holds no index over 120
     (the window bound: at most 119). And the bound is tight: with buffer 8 over 64 elements, some
@@ -342,7 +351,7 @@ def test_the_guides_first_batch_has_no_index_over_buffer_plus_batch_and_the_wind
 
 @given(n=st.integers(2, 20), buffer_size=st.integers(2, 20), seed=SEEDS)
 @pytest.mark.parametrize("side", SIDES)
-@pytest.mark.claim("guide", "a seeded shuffle repeats")
+@pytest.mark.claim("guide", "a seeded shuffle repeats", source="docs")
 def test_a_seeded_shuffle_repeats(side, n, buffer_size, seed):
     """Two datasets shuffled with one seed give the same order, epoch after epoch (reshuffled
     each iteration: the same sequence of orders); without reshuffling, every epoch has one order."""
@@ -358,7 +367,7 @@ def test_a_seeded_shuffle_repeats(side, n, buffer_size, seed):
 
 
 @pytest.mark.parametrize("side", SIDES)
-@pytest.mark.claim("guide", "reshuffle_each_iteration changes the order between epochs")
+@pytest.mark.claim("guide", "reshuffle_each_iteration changes the order between epochs", source="docs")
 def test_reshuffle_each_iteration_changes_the_order_between_epochs(side):
     """20 elements, a full buffer: each epoch's order is a fresh uniform permutation, equal to the
     previous with probability 1 / 20! ~ 4e-19; for five seeds, every epoch of three differs from the
@@ -375,7 +384,8 @@ def test_reshuffle_each_iteration_changes_the_order_between_epochs(side):
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.claim("guide", "repeat().shuffle() differs from shuffle().repeat(): shuffle doesn't signal the end of an "
                             "epoch until its buffer is empty, so a shuffle before a repeat shows every element of one "
-                            "epoch before the next; a repeat before a shuffle mixes the epoch boundaries")
+                            "epoch before the next; a repeat before a shuffle mixes the epoch boundaries",
+                   source="docs")
 def test_shuffle_then_repeat_keeps_epochs_and_repeat_then_shuffle_mixes_them(side, n, data, seed):
     """shuffle(b).repeat(3): each run of n outputs is a permutation of the data, for any b.
     repeat(3).shuffle(n): within the first n outputs some element comes twice, so an element of
@@ -618,7 +628,7 @@ def test_planted_pipeline_shuffles_fail_the_law_test(monkeypatch, no_global_seed
 
 @given(n=st.integers(1, 30), batch=st.integers(1, 8))
 @example(n=0, batch=3)
-@pytest.mark.claim("guide", "drop_remainder drops exactly the last partial batch")
+@pytest.mark.claim("guide", "drop_remainder drops exactly the last partial batch", source="docs")
 def test_drop_remainder_drops_exactly_the_last_partial_batch(n, batch):
     """batch(b, drop_remainder=True) is batch(b) without its last batch when that one has
     n % b != 0 elements; on TF the batch axis becomes static (b, not None), which is what the guide
@@ -633,7 +643,7 @@ def test_drop_remainder_drops_exactly_the_last_partial_batch(n, batch):
 
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.claim("guide", "batch after repeat yields batches that straddle epoch boundaries; batch before repeat "
-                            "keeps the epochs apart")
+                            "keeps the epochs apart", source="docs")
 def test_batch_after_repeat_straddles_epochs_and_batch_before_repeat_does_not(side):
     D = side.Dataset
     assert [list(b) for b in D.range(5).repeat(2).batch(4).as_numpy_iterator()] == [[0, 1, 2, 3], [4, 0, 1, 2], [3, 4]]

@@ -21,7 +21,8 @@ def effective_decay(decay, n):
     return 1.0 - ema.average(var).numpy()
 
 
-@pytest.mark.claim("p91", "the moving-average decay is min(decay, (1 + num_updates) / (10 + num_updates))")
+@pytest.mark.claim("ch4.4.3", "the moving-average decay is min(decay, (1 + num_updates) / (10 + num_updates))",
+                   source="book", page=91)
 def test_num_updates_caps_the_decay_early_and_decay_wins_later():
     decay = 0.99
     crossover = int(np.ceil((10 * decay - 1) / (1 - decay)))  # (1 + n) / (10 + n) >= decay from here on: 890
@@ -51,7 +52,8 @@ def test_ema_update_is_bitwise_one_real_apply_step_by_step():
             assert real[k].tobytes() == shadow.numpy().tobytes(), f"{dtype.__name__} step {k}"
 
 
-@pytest.mark.claim("p91", "ema.apply keeps a shadow per variable, shadow = decay * shadow + (1 - decay) * variable, and ema.average reads it")
+@pytest.mark.claim("ch4.4.3", "ema.apply keeps a shadow per variable, shadow = decay * shadow + (1 - decay) * "
+                              "variable, and ema.average reads it", source="book", page=91, code="1.4.0/Chapter04/4. 滑动平均模型.ipynb, cells 2 and 4")
 def test_tf1_apply_and_average_track_the_reference_step_by_step():
     values = np.random.default_rng(1).standard_normal((40, 4))
     averages = T.ema_v1(values, 0.95, num_updates=range(39))  # global step k during the k-th apply
@@ -61,7 +63,8 @@ def test_tf1_apply_and_average_track_the_reference_step_by_step():
         np.testing.assert_allclose(averages[k], shadows[k], atol=1e-6, err_msg=f"step {k}, value {v}")
 
 
-@pytest.mark.claim("p91", "the book's example prints the shadows 4.5, 4.555 and 4.60945")
+@pytest.mark.claim("ch4.4.3", "the book's example prints the shadows 4.5, 4.555 and 4.60945", source="book", page=91,
+                   code="1.4.0/Chapter04/4. 滑动平均模型.ipynb, cell 4 (prints 4.5, 4.5549998, 4.6094499)")
 def test_book_example_shadows_are_4_5_then_4_555_then_4_60945():
     """The book's example: v1 = 0, step = 0 (decay min(0.99, 1/10) = 0.1); v1 = 5: shadow 4.5;
     step = 10000, v1 = 10 (decay 0.99): 4.555; apply again: 4.60945. TF's float32 decay: 1e-6."""
@@ -70,9 +73,13 @@ def test_book_example_shadows_are_4_5_then_4_555_then_4_60945():
     for form in (R.ema, R.ema_v1, T.ema, T.ema_v1):
         np.testing.assert_allclose(form(np.array(values), 0.99, num_updates=steps), expected, rtol=1e-6,
                                    err_msg=form.__module__)
+    # the notebook's float32 shadows, printed with 8 significant digits (Python 2's str of a float32)
+    shown = ["%.8g" % v for v in T.ema_v1(np.array(values, np.float32), 0.99, num_updates=steps)]
+    assert shown == ["4.5", "4.5549998", "4.6094499"], shown
 
 
-@pytest.mark.claim("p91", "the moving-average model is more robust: its shadow varies less than the noisy parameter")
+@pytest.mark.claim("ch4.4.3", "the moving-average model is more robust: its shadow varies less than the noisy "
+                              "parameter", source="book", page=91)
 def test_the_shadow_of_a_noisy_parameter_has_a_smaller_variance():
     """iid noise of variance s^2 around a constant: the stationary EMA variance is s^2 (1 - d) / (1 + d)."""
     noise = np.random.default_rng(2).standard_normal(600)

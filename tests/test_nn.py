@@ -70,7 +70,8 @@ def test_softmax_cross_entropy_refuses_what_the_loss_refuses(case):
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
 @pytest.mark.parametrize("sizes", [(3, 5, 3), (3, 4, 5, 3)], ids=["one-hidden", "two-hidden"])
-@pytest.mark.claim("ch4.3", "backpropagation computes every layer's gradient by the chain rule, last layer first")
+@pytest.mark.claim("ch4.3", "backpropagation computes every layer's gradient by the chain rule, last layer first",
+                   source="book")
 def test_hand_backprop_equals_gradient_tape_and_finite_differences(activation, sizes):
     params = init_params(sizes, seed=len(sizes))
     loss, grads = R.mlp_gradients(X, Y, params, activation)
@@ -161,7 +162,8 @@ def trajectory(flavour, params, batches):
 
 @pytest.mark.parametrize("flavour", ["tf1-minimize-session", "keras-sgd-apply-gradients"])
 @pytest.mark.parametrize("mode", list(BATCHES))
-@pytest.mark.claim("ch4.3", "gradient descent, SGD (one example a step) and mini-batch descent all update w <- w - lr * dJ/dw on their batch")
+@pytest.mark.claim("ch4.3", "gradient descent, SGD (one example a step) and mini-batch descent all update "
+                            "w <- w - lr * dJ/dw on their batch", source="book")
 def test_numpy_and_tf_follow_the_same_trajectory(mode, flavour):
     """Same initial weights, same batch order, 50 steps: the parameter vectors agree after every
     step. float64; each step is a few <= 16-term sums (~1e-15 relative) and gradient descent with
@@ -175,7 +177,7 @@ def test_numpy_and_tf_follow_the_same_trajectory(mode, flavour):
     assert np.abs(expected[-1] - flat(params)).max() > 0.05, "the parameters hardly moved: the test proves nothing"
 
 
-@pytest.mark.claim("ch4.3", "one gradient-descent step is w <- w - lr * dJ/dw")
+@pytest.mark.claim("ch4.3", "one gradient-descent step is w <- w - lr * dJ/dw", source="book")
 def test_one_step_is_w_minus_lr_times_the_gradient():
     params = init_params((3, 4, 3), seed=7)
     loss, grads = R.mlp_gradients(X, Y, params, "relu")
@@ -207,7 +209,8 @@ def ls_loss_grad(w):
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.95])
-@pytest.mark.claim("ch4.4.1", "with a small enough learning rate the loss falls at every step and gradient descent converges")
+@pytest.mark.claim("ch4.4.1", "with a small enough learning rate the loss falls at every step and gradient descent "
+                              "converges", source="book")
 def test_least_squares_descends_monotonically_below_2_over_lambda_max(fraction):
     """J(w - lr g) < J(w) while lr < 2 / lambda_max(H): along each eigenvector the error scales by
     |1 - lr lambda| < 1. The TF1 optimizer takes the same steps."""
@@ -255,8 +258,10 @@ def test_gradient_descent_step_accepts_every_scalar_kind_the_reference_accepts(l
         np.testing.assert_array_equal(a.numpy(), e)  # 0.25 and 1 are exact in float32
 
 
-@pytest.mark.claim("ch4.4.1", "too large a learning rate makes gradient descent diverge")
 def test_least_squares_diverges_above_2_over_lambda_max():
+    """Beyond the book's example (lr = 1 on x**2, exactly 2 / lambda: it swings for ever, see
+    test_the_books_learning_rate_of_1_swings_x_between_5_and_minus_5): past 2 / lambda_max the
+    error along the top eigenvector grows by |1 - lr lambda_max| > 1 a step."""
     w = np.zeros(4)
     lr = 1.05 * 2 / LAMBDA_MAX
     losses = []
@@ -265,6 +270,123 @@ def test_least_squares_diverges_above_2_over_lambda_max():
         losses.append(j)
         w = w - lr * g
     assert losses[-1] > 10 * losses[0], f"lr = {lr} = 1.05 * 2 / lambda_max should diverge: {losses[::20]}"
+
+
+def book_square_descent_v1(learning_rate, steps, x0=5.0):
+    """The book's learning-rate program (1.4.0/Chapter04/2. 学习率的设置.ipynb, cells 2 and 4), run
+    as printed but through tf.compat.v1: minimise y = x ** 2 from x = 5 (float32) with
+    GradientDescentOptimizer(learning_rate); x after each step."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.Variable(tf.constant(x0, dtype=tf.float32), name="x")
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(learning_rate).minimize(tf.square(x))
+        init = tf.compat.v1.global_variables_initializer()
+    out = []
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for _ in range(steps):
+            sess.run(train_op)
+            out.append(sess.run(x))
+    return np.array(out)
+
+
+def square_descent(learning_rate, steps, x0=5.0):
+    """The same steps in NumPy, float32 as TF's: x <- x - lr * 2 x, the rate rounded to float32."""
+    x, lr, out = np.float32(x0), np.float32(learning_rate), []
+    for _ in range(steps):
+        x = np.float32(x - lr * (np.float32(2) * x))
+        out.append(x)
+    return np.array(out)
+
+
+@pytest.mark.claim("ch4.4.1", "too large a learning rate keeps gradient descent from converging: minimising y = x^2 "
+                              "from x = 5 with learning rate 1, x goes -5, 5, -5, ... for ever", source="book",
+                   code="1.4.0/Chapter04/2. 学习率的设置.ipynb, cell 2 (prints x1 = -5 ... x10 = 5)")
+def test_the_books_learning_rate_of_1_swings_x_between_5_and_minus_5():
+    """x <- x - lr * 2x = (1 - 2 lr) x: lr = 1 is exactly 2 / lambda (lambda = y'' = 2), the edge
+    between converging (|1 - 2 lr| < 1) and diverging; there x swings between 5 and -5 without end.
+    Just below the edge it converges, just above it diverges: the book's "too large" is the edge."""
+    swings = book_square_descent_v1(1, 10)
+    assert swings.tolist() == [-5.0, 5.0] * 5 == square_descent(1, 10).tolist()
+    below, above = book_square_descent_v1(0.9, 200), book_square_descent_v1(1.1, 200)
+    assert abs(below[-1]) < 1e-10 and abs(above[-1]) > 1e10, (below[-1], above[-1])
+    np.testing.assert_array_equal(below, square_descent(0.9, 200))
+
+
+@pytest.mark.claim("ch4.4.1", "too small a learning rate makes gradient descent slow: with learning rate 0.001, x "
+                              "starting at 5 is still 0.823355 after 901 steps", source="book",
+                   code="1.4.0/Chapter04/2. 学习率的设置.ipynb, cell 4 (its printed output)")
+def test_the_books_learning_rate_of_0_001_prints_the_books_numbers():
+    """The notebook prints x after steps 1, 101, ..., 901 with %f: TF float32 today prints the same
+    ten numbers, and so does x <- 0.998 x in NumPy float32."""
+    printed = ["4.990000", "4.084646", "3.343555", "2.736923", "2.240355", "1.833880", "1.501153", "1.228794",
+               "1.005850", "0.823355"]
+    x = book_square_descent_v1(0.001, 901)
+    assert ["%f" % v for v in x[::100]] == printed
+    np.testing.assert_array_equal(x, square_descent(0.001, 901))
+
+
+@pytest.mark.claim("ch4.3", "gradient descent is not guaranteed to reach the global optimum: it stops at the local "
+                            "optimum of the basin it starts in", source="book")
+def test_gradient_descent_from_the_wrong_basin_stops_at_the_local_minimum():
+    """J(x) = x^4 - 3 x^2 + x has a global minimum near -1.30 and a local one near 1.13 (scipy finds
+    the roots of J'): TF1's GradientDescentOptimizer from x = 2 settles at the local one, from
+    x = -2 at the global one, each to float64 rounding, and the two differ in J by 2.44."""
+    from scipy.optimize import brentq
+
+    def jp(x):
+        return 4 * x ** 3 - 6 * x + 1
+    local, best = brentq(jp, 0.5, 2.0), brentq(jp, -2.0, -0.5)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.Variable(np.float64(0.0))
+        start = tf.compat.v1.placeholder(tf.float64, [])
+        set_x = x.assign(start)
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(np.float64(0.01)).minimize(
+            x ** 4 - 3 * x ** 2 + x)
+    ends = {}
+    with tf.compat.v1.Session(graph=graph) as sess:
+        for x0 in (2.0, -2.0):
+            sess.run(set_x, {start: x0})
+            for _ in range(2000):
+                sess.run(train_op)
+            ends[x0] = sess.run(x)
+
+    def j(x):
+        return x ** 4 - 3 * x ** 2 + x
+    np.testing.assert_allclose([ends[2.0], ends[-2.0]], [local, best], rtol=0, atol=1e-12)
+    assert j(local) - j(best) > 2.4, (j(local), j(best))
+
+
+@pytest.mark.claim("ch4.3", "stochastic gradient descent, one example a step, may not reach even a local optimum",
+                   source="book")
+def test_sgd_with_a_fixed_rate_keeps_moving_around_the_least_squares_minimum():
+    """On least squares with noisy data every example's gradient is non-zero at the minimum w* (its
+    residual is not 0), so a step on one example leaves w*: started at w* itself, SGD with a fixed rate
+    (TF1's GradientDescentOptimizer fed one row a step) raises J at once and, after 20 epochs, still
+    has a full-batch gradient 1e8 times what full-batch descent at the same rate reaches."""
+    solution = np.linalg.lstsq(A_LS, B_LS, rcond=None)[0]
+    lr = np.float64(0.5 / LAMBDA_MAX)
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.compat.v1.Variable(solution[:, None])
+        a = tf.compat.v1.placeholder(tf.float64, [None, 4])
+        b = tf.compat.v1.placeholder(tf.float64, [None, 1])
+        loss = tf.reduce_sum(tf.square(tf.matmul(a, w) - b)) / (2 * tf.cast(tf.shape(a)[0], tf.float64))
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(lr).minimize(loss)
+        init = tf.compat.v1.global_variables_initializer()
+    order = np.random.default_rng(5).permutation(np.tile(np.arange(len(A_LS)), 20))
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        sess.run(train_op, {a: A_LS[order[:1]], b: B_LS[order[:1], None]})
+        after_one = sess.run(w)[:, 0]
+        for i in order[1:]:
+            sess.run(train_op, {a: A_LS[i:i + 1], b: B_LS[i:i + 1, None]})
+        sgd = sess.run(w)[:, 0]
+    assert ls_loss_grad(after_one)[0] > ls_loss_grad(solution)[0], "one SGD step from the minimum did not leave it"
+    full = T.least_squares_v1(A_LS, B_LS, lr, 20 * len(A_LS))[-1]
+    sgd_grad, full_grad = (np.linalg.norm(ls_loss_grad(v)[1]) for v in (sgd, full))
+    assert sgd_grad > 1e-3 and sgd_grad > 1e8 * full_grad, (sgd_grad, full_grad)
 
 
 # --- stateful: the trainer ------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Synchronous data parallelism (the book's ch10) on TensorFlow's own engine: the book's TF1 towers
-in a Session over two CPU devices, tf.distribute.MirroredStrategy over two (and up to four)
-logical CPU devices, keras Model.fit under strategy.scope(), and MultiWorkerMirroredStrategy with
-two worker processes on 127.0.0.1, each against reference/parallel.py's NumPy step.
+"""Synchronous data parallelism (the book's 12.2-12.4 [1st ed.: 10.2-10.4]) on TensorFlow's own
+engine: the book's multi-GPU program as printed (one batch fed to every tower) and the same towers
+each given a slice of the batch, both in TF1 Sessions over two CPU devices;
+tf.distribute.MirroredStrategy over two (and up to four) logical CPU devices, keras Model.fit under
+strategy.scope(), and MultiWorkerMirroredStrategy with two worker processes on 127.0.0.1, each
+against reference/parallel.py's NumPy step.
 
 Logical devices must be configured before TensorFlow initialises, and this process's TensorFlow is
 initialised long before (with the two logical CPUs of conftest.py's GPU stand-in: too few for 3 and
@@ -61,8 +63,9 @@ def as_arrays(pairs):
 
 # --- the reference: when the averaged towers are the full-batch step -------------------------
 
-@pytest.mark.claim("ch10", "in synchronous data parallelism each device computes the gradient of its slice of the "
-                           "batch and the averaged gradients give the same update as the whole batch on one device")
+@pytest.mark.claim("ch12.2", "in synchronous data parallelism each device computes the gradient of its own part of "
+                             "the data and the averaged gradients give the same update as all of it on one device",
+                   source="book")
 def test_averaged_tower_gradients_equal_the_full_batch_gradient_when_the_slices_are_equal():
     """8 rows over 1, 2, 4 and 8 towers: average_gradients of the towers' mean-loss gradients is the
     gradient of the mean loss of all 8 rows (the mean of R equal-sized means is the mean)."""
@@ -72,12 +75,11 @@ def test_averaged_tower_gradients_equal_the_full_batch_gradient_when_the_slices_
         assert_params_close(averaged, full, f"{replicas} towers of {8 // replicas} rows")
 
 
-@pytest.mark.claim("ch10", "in synchronous data parallelism the averaged tower gradients equal the gradient of the "
-                           "whole batch", verdict="corrected",
-                   correction="only when every tower gets the same number of rows: the mean of the towers' "
-                              "means weighs a row of a short slice more. tf.distribute divides each replica's "
-                              "summed loss by the global batch (tf.nn.compute_average_loss) and SUMs the "
-                              "gradients, which is the full-batch gradient for any split")
+@pytest.mark.claim("ch12.3", "porting sliced towers to tf.distribute: the average of the towers' mean-loss gradients "
+                             "is the full-batch gradient only when every tower gets the same number of rows (the "
+                             "mean of the means weighs a row of a short slice more); tf.distribute divides each "
+                             "replica's summed loss by the global batch (tf.nn.compute_average_loss) and SUMs the "
+                             "gradients, which is the full-batch gradient for any split", source="port")
 def test_with_unequal_slices_the_average_of_tower_means_is_not_the_full_batch_gradient():
     """7 rows over 2 towers (4 and 3 rows): the book's average is 1/2 g_1 + 1/2 g_2 while the
     full-batch gradient is 4/7 g_1 + 3/7 g_2; the tf.distribute form sums (n_k / N) g_k and is it."""
@@ -102,14 +104,56 @@ def test_the_global_batch_is_cut_into_slices_of_ceil_n_over_r_rows_until_the_row
 SPLITS = [(5, 2), (7, 3), (5, 4), (8, 2), (1, 2)]
 
 
-# --- the book's TF1 towers, in this process ---------------------------------------------------
+# --- the book's multi-GPU program as printed, in this process -----------------------------------
 
-@pytest.mark.claim("ch10", "the multi-GPU program builds one tower per device, averages the towers' gradients "
-                           "(average_gradients) and applies them in one step")
+@pytest.mark.claim("ch12.3", "in the multi-GPU program each GPU trains on its own batch: a step processes "
+                             "BATCH_SIZE * N_GPU examples, and the program prints examples/sec = BATCH_SIZE * N_GPU "
+                             "/ duration", source="book", edition="both", verdict="wrong",
+                   code="1.4.0/Chapter12/2. 多GPU并行.py, line 103 (x, y_ = get_input(), once), lines 115-124 "
+                        "(every tower: get_loss(x, y_, ...)) and line 164 (num_examples_per_step = BATCH_SIZE * "
+                        "N_GPU); the same in 0.12.1/Chapter10/2. 多GPU并行.py, lines 88, 100-107 and 146",
+                   correction="the program calls get_input() once and hands the same x, y_ to every tower: each "
+                              "sess.run reads one batch, every tower computes the gradient of that one batch, their "
+                              "average is that gradient, and the step is a one-device step on BATCH_SIZE examples. "
+                              "N GPUs do the work of one, and the printed examples/sec is N times too high. Give "
+                              "each tower its own slice of a batch N times larger (the corrected program, "
+                              "test_tf1_towers_on_two_cpu_devices_follow_the_reference_towers) or its own "
+                              "get_next()")
+def test_the_books_multi_gpu_program_feeds_one_batch_to_every_tower_and_steps_as_one_device():
+    """The book's program on two CPU devices, BATCH_SIZE 4, over the 8 rows of X read by a one-shot
+    iterator: the two towers' gradients are bitwise the same; the step is the one-device step on the
+    first 4 rows, not the step on the 8 rows two GPUs would have read; two steps read the 8 rows
+    (rows 0-3, then 4-7) and a third finds the iterator empty: 4 rows a step, where the program
+    counts BATCH_SIZE * N_GPU = 8."""
+    batch, gpus = 4, 2
+    one_step, towers = T.book_multi_gpu_v1(X, Y, PARAMS, LR, gpus, batch, steps=1)
+    for layer, pairs in enumerate(zip(*towers)):
+        for name, grads in zip("wb", zip(*pairs)):
+            assert all(g.tobytes() == grads[0].tobytes() for g in grads), f"layer {layer} {name}: towers differ"
+    assert_params_close(towers[0], RN.mlp_gradients(X[:batch], Y[:batch], PARAMS)[1], "a tower's gradient")
+    assert_params_close(one_step, full_batch_step(X[:batch], Y[:batch]), "vs a one-device step on one batch")
+    assert_params_close(one_step, R.book_multi_gpu_v1(X, Y, PARAMS, LR, gpus, batch, steps=1)[0], "vs the reference")
+    gap = max(np.abs(a - e).max() for ap, ep in zip(one_step, full_batch_step(X[:batch * gpus], Y[:batch * gpus]))
+              for a, e in zip(ap, ep))
+    assert gap > LR * 1e-3, f"the step came within {gap:.3g} of the step on {batch * gpus} rows"
+
+    two_steps, _ = T.book_multi_gpu_v1(X, Y, PARAMS, LR, gpus, batch, steps=2)
+    by_hand = RN.gradient_descent_step(full_batch_step(X[:batch], Y[:batch]),
+                                       RN.mlp_gradients(X[batch:], Y[batch:], full_batch_step(X[:batch], Y[:batch]))[1],
+                                       LR)
+    assert_params_close(two_steps, by_hand, "two steps: one-device steps on rows 0-3, then 4-7")
+    with pytest.raises(tf.errors.OutOfRangeError):
+        T.book_multi_gpu_v1(X, Y, PARAMS, LR, gpus, batch, steps=3)
+    with pytest.raises(ValueError, match="reads past the end"):
+        R.book_multi_gpu_v1(X, Y, PARAMS, LR, gpus, batch, steps=3)
+
+
+# --- the corrected program: the book's TF1 towers, each given a slice, in this process -----------
+
 @pytest.mark.parametrize("rows", [8, 7], ids=["8-rows-equal-slices", "7-rows-unequal-slices"])
 def test_tf1_towers_on_two_cpu_devices_follow_the_reference_towers(rows):
-    """data_parallel_step_v1 builds the book's towers under tf.device('/cpu:0') and '/cpu:1' in a
-    Session given two CPU devices (ConfigProto(device_count={'CPU': 2}), soft placement off, so a
+    """The corrected program: data_parallel_step_v1 builds the book's towers, each given its own slice
+    of the batch, under tf.device('/cpu:0') and '/cpu:1' in a Session given two CPU devices (ConfigProto(device_count={'CPU': 2}), soft placement off, so a
     tower that could not have its device would be an error). Equal slices: the full-batch step.
     Unequal ones: the reference's biased average, not the full-batch step."""
     x, y = X[:rows], Y[:rows]
@@ -142,6 +186,9 @@ def test_tf1_towers_run_on_their_own_cpu_devices():
     assert placed.get("tower_0/loss") == "0" and placed.get("tower_1/loss") == "1", placed
 
 
+@pytest.mark.claim("ch12.3", "average_gradients averages each variable's gradient over the towers (expand_dims, "
+                             "concat, reduce_mean over the new axis)", source="book", edition="both",
+                   code="1.4.0/Chapter12/2. 多GPU并行.py, lines 78-96")
 def test_tf_average_gradients_is_the_mean_over_towers():
     """The book's average_gradients (expand_dims, concat, reduce_mean) on three towers' gradients
     against np.mean: a 3-term float64 mean, within an ulp or two."""
@@ -305,11 +352,9 @@ def test_mirrored_replicas_compute_the_reference_tower_gradients(mirrored):
         assert_params_close(pairs_of(got), want, f"replica {k}'s tower gradient")
 
 
-@pytest.mark.claim("ch10", "the towers' gradients are combined into one gradient that every device applies",
-                   verdict="corrected",
-                   correction="tf.distribute all-reduces: every replica ends with the same SUM of the replicas' "
-                              "gradients, each of its slice's summed loss over the global batch; the SUM of 4 "
-                              "rows' and 3 rows' shares is the full-batch gradient, which the book's mean is not")
+@pytest.mark.claim("ch12.3", "tf.distribute all-reduces: every replica ends with the same SUM of the replicas' "
+                             "gradients, each the gradient of its slice's summed loss over the global batch; the "
+                             "SUM of 4 rows' and 3 rows' shares is the full-batch gradient", source="port")
 def test_all_reduce_gives_every_replica_the_same_sum_which_is_the_full_batch_gradient(mirrored):
     """7 rows over two replicas (4 and 3 rows): replica k's gradient is (n_k / 7) times its tower's,
     and after all_reduce(SUM) both replicas hold bitwise the same gradient, the full-batch one."""
@@ -323,8 +368,9 @@ def test_all_reduce_gives_every_replica_the_same_sum_which_is_the_full_batch_gra
     assert_params_close(first, RN.mlp_gradients(X[:7], Y[:7], PARAMS)[1], "all-reduced vs full-batch gradient")
 
 
-@pytest.mark.claim("ch10", "synchronous data parallelism over several devices gives the same update as one device "
-                           "on the whole batch")
+@pytest.mark.claim("ch12.3", "tf.distribute.MirroredStrategy over several devices (strategy.run, "
+                             "compute_average_loss over the global batch, keras SGD) gives the same update as one "
+                             "device on the whole batch, equal slices or not", source="port")
 @pytest.mark.parametrize("rows,replicas", STEPS, ids=[f"{n}-rows-{r}-replicas" for n, r in STEPS])
 def test_one_mirrored_step_equals_the_numpy_full_batch_step(mirrored, rows, replicas):
     """data_parallel_step (strategy.run in a tf.function, compute_average_loss over the global
@@ -366,8 +412,9 @@ def test_more_replicas_than_logical_devices_is_refused_with_the_set_up_call(mirr
         message)
 
 
-@pytest.mark.claim("ch10", "in synchronous distributed training every worker applies the same averaged update, so "
-                           "all workers hold the same parameters")
+@pytest.mark.claim("ch12.4", "with tf.distribute.MultiWorkerMirroredStrategy every worker applies the same "
+                             "all-reduced update, so the workers end the step with bitwise identical weights",
+                   source="port")
 def test_two_workers_end_the_step_with_bitwise_identical_weights(cluster):
     """MultiWorkerMirroredStrategy, two processes on 127.0.0.1 (TF_CONFIG each, ring all-reduce
     over gRPC), 7 rows: worker 0 computes 4, worker 1 3; both apply the same all-reduced sum."""
@@ -377,8 +424,8 @@ def test_two_workers_end_the_step_with_bitwise_identical_weights(cluster):
             assert a.tobytes() == b.tobytes(), f"layer {layer} {name} differs between the workers:\n{a}\n{b}"
 
 
-@pytest.mark.claim("ch10", "synchronous data parallelism across machines gives the same update as one machine on "
-                           "the whole batch")
+@pytest.mark.claim("ch12.4", "tf.distribute.MultiWorkerMirroredStrategy across two worker processes gives the same "
+                             "update as one machine on the whole batch", source="port")
 def test_the_two_worker_step_equals_the_numpy_full_batch_step(cluster):
     x, y = X[:CLUSTER_ROWS], Y[:CLUSTER_ROWS]
     for i, w in enumerate(cluster):

@@ -127,7 +127,8 @@ def numpy_epoch(batches):
 
 @pytest.mark.filterwarnings("ignore:Your input ran out of data")  # Keras: a dataset of unknown length ends the epoch
 @pytest.mark.claim("ch7.3", "the input pipeline reads TFRecord files, parses each Example, preprocesses the "
-                            "image, shuffles and batches, and feeds training")
+                            "image, shuffles and batches, and feeds training", source="book",
+                   code="1.4.0/Chapter07/8. 数据集高层操作.ipynb, cell 6")
 def test_a_tfrecord_pipeline_feeds_keras_one_epoch_whose_loss_is_the_reference_pipelines(shards):
     """Files written by the reference, read by tf.data; the same records through the reference
     pipeline; the epoch's logged losses and final weights agree with NumPy's epoch on the reference's

@@ -11,7 +11,8 @@ import tfimpl.regularizers as T
 
 
 @given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([0.0, 0.001, 0.01, 0.5]))
-@pytest.mark.claim("ch4.4.2", "L1 regularisation adds scale * sum|w| to the loss, L2 adds scale * sum w^2")
+@pytest.mark.claim("ch4.4.2", "L1 regularisation adds scale * sum|w| to the loss, L2 adds scale * sum w^2",
+                   source="book")
 def test_keras_l1_and_l2_objects_agree_with_the_pair(seed, scale):
     """Keras rounds the factor to float32 (ops.cast of a float32 tensor), hence rtol 1e-7."""
     w = np.random.default_rng(seed).standard_normal((3, 4))
@@ -25,9 +26,22 @@ def test_keras_l1_and_l2_objects_agree_with_the_pair(seed, scale):
         assert k == pytest.approx(float(getattr(R, name)(w, scale)), rel=1e-14, abs=1e-300)
 
 
+@pytest.mark.claim("ch4.4.2", "tf.contrib.layers.l2_regularizer(scale)(w) is scale * sum(w^2) / 2, TensorFlow halving "
+                              "the sum so that its derivative is simpler: l1_regularizer(.5) of [[1, -2], [-3, 4]] "
+                              "is (1 + 2 + 3 + 4) * 0.5 = 5 and l2_regularizer(.5) is (1 + 4 + 9 + 16) / 2 * 0.5 = "
+                              "7.5", source="book")
+def test_the_books_l1_and_l2_regularizer_example_gives_5_and_7_5():
+    """The book's weights and scale through the contrib code's op sequence (tfimpl's l1_v1 / l2_v1,
+    tf.contrib being gone) and the references: every sum is exact in float32."""
+    weights = np.array([[1.0, -2.0], [-3.0, 4.0]], np.float32)
+    assert float(T.l1_v1(weights, 0.5)) == float(R.l1(weights.astype(np.float64), 0.5)) == 5.0
+    assert float(T.l2_v1(weights, 0.5)) == 0.5 * float(R.l2_loss(weights.astype(np.float64))) == 7.5
+    assert float(tf.nn.l2_loss(weights)) == 15.0  # sum w^2 / 2: the half is tf.nn.l2_loss's
+
+
 @given(seed=st.integers(0, 2**32 - 1))
-@pytest.mark.claim("ch4.4.2", "tf.contrib.layers.l2_regularizer(scale)(w) adds the L2 penalty scale * sum w^2",
-                   verdict="corrected", correction="it adds scale * sum(w^2) / 2 (tf.nn.l2_loss); Keras's L2(scale) is twice that")
+@pytest.mark.claim("ch4.4.2", "Keras's L2(scale) is scale * sum(w^2), twice TF1's l2_regularizer(scale) = "
+                              "scale * sum(w^2) / 2: a port keeps the penalty with L2(scale / 2)", source="port")
 def test_keras_l2_is_exactly_twice_tf1_l2_regularizer(seed):
     """TF1: tf.contrib.layers.l2_regularizer(s)(w) = s * tf.nn.l2_loss(w) = s * sum w^2 / 2;
     Keras: L2(s)(w) = s * sum w^2. Scales are powers of 2 so float32 rounding cannot blur the 2x."""
@@ -58,7 +72,9 @@ def _network(rng):
     return ws, bs, x, y
 
 
-@pytest.mark.claim("p89", "add_to_collection('losses', ...) for every layer's penalty, then add_n(get_collection('losses')), is the total loss")
+@pytest.mark.claim("ch4.4.2", "add_to_collection('losses', ...) for every layer's penalty, then "
+                              "add_n(get_collection('losses')), is the total loss", source="book", page=89,
+                   code="1.4.0/Chapter04/3. 正则化.ipynb, cells 3 and 5")
 def test_tf1_loss_collection_total_equals_numpy_and_keras_model_losses():
     """J(theta) + lambda R(w), the book's way: each layer adds
     l2_regularizer(lambda)(w) = lambda * tf.nn.l2_loss(w) to the 'losses' collection, the
@@ -76,8 +92,9 @@ def test_tf1_loss_collection_total_equals_numpy_and_keras_model_losses():
     assert tf2_total == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.claim("snippet", "tf.contrib.layers.l2_regularizer(scale) ports to TF2 as tf.keras.regularizers.l2(scale)",
-                   verdict="wrong", correction="tf.contrib is gone; the same penalty is tf.keras.regularizers.l2(0.5 * scale), as tf_upgrade_v2 writes it")
+@pytest.mark.claim("ch4.4.2", "tf.contrib is gone in TF2: tf.contrib.layers.l2_regularizer(scale) ports as "
+                              "tf.keras.regularizers.l2(0.5 * scale), as TF's own upgrade script tf_upgrade_v2 "
+                              "writes it", source="port")
 def test_tf2_upgrade_script_rewrites_contrib_l2_regularizer_as_keras_l2_of_half_the_scale(tmp_path):
     """tf.contrib is gone in TF 2; TF's own upgrade script (tf_upgrade_v2, shipped with TensorFlow)
     rewrites the book's call as tf.keras.regularizers.l2(0.5 * (scale)), which is l2_v1's number
@@ -91,8 +108,8 @@ def test_tf2_upgrade_script_rewrites_contrib_l2_regularizer_as_keras_l2_of_half_
     assert float(T.l2_keras(w, 0.5 * s)) == float(T.l2_v1(w, s))
 
 
-@pytest.mark.claim("snippet", "tf.contrib.layers.l2_regularizer(scale) ports to TF2 as tf.keras.regularizers.l2(scale)",
-                   verdict="wrong", correction="tf.compat.v1.keras.regularizers.l2 is Keras 3's L2: twice the TF1 penalty")
+@pytest.mark.claim("ch4.4.2", "tf.compat.v1.keras.regularizers.l2(scale) is not TF1's l2_regularizer(scale): in "
+                              "TF 2.21 it is Keras 3's L2 itself, twice the TF1 penalty", source="port")
 def test_compat_v1_keras_l2_is_keras_3_l2_twice_the_tf1_penalty():
     """The usual migration advice, tf.compat.v1.keras.regularizers.l2 for tf.contrib.layers.l2_regularizer,
     doubles the penalty: in TF 2.21 the compat name is Keras 3's L2 class itself, scale * sum w^2."""

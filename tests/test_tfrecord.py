@@ -165,7 +165,8 @@ def test_the_crc_of_a_1_mib_record_takes_well_under_a_second():
 
 # --- the framing, both ways ------------------------------------------------------------------
 
-@pytest.mark.claim("ch7.1", "TFRecord files store data as tf.train.Example protocol buffers", verdict="corrected",
+@pytest.mark.claim("ch7.1", "TFRecord files store data as tf.train.Example protocol buffers", source="book",
+                   verdict="corrected",
                    correction="a TFRecord file is a run of framed byte strings (uint64 length, masked CRC-32C of "
                               "the length, the bytes, masked CRC-32C of the bytes); any bytes can be a record, an "
                               "Example is only the usual content")
@@ -299,7 +300,8 @@ def test_pythons_gzip_defaults_write_other_bytes_than_tfs_zlib_options(tmp_path)
 
 
 @pytest.mark.claim("ch7.1", "writer = tf.python_io.TFRecordWriter(filename); writer.write(example.SerializeToString()) "
-                            "writes the examples to a TFRecord file", verdict="corrected",
+                            "writes the examples to a TFRecord file", source="book", code="1.4.0/Chapter07/1. TFRecord样例程序.ipynb, cell 2",
+                   verdict="corrected",
                    correction="TF2 keeps it as tf.compat.v1.python_io.TFRecordWriter, the very class "
                               "tf.io.TFRecordWriter; SerializeToString() orders a multi-feature Example's map by a "
                               "per-process hash, so the file's bytes change from run to run unless "
@@ -331,10 +333,11 @@ def test_the_books_writer_is_tf_io_tfrecordwriter_and_its_file_is_the_references
 
 @pytest.mark.claim("ch7.1", "tf.TFRecordReader reading a tf.train.string_input_producer queue, then "
                             "tf.parse_single_example with FixedLenFeature and tf.decode_raw, run in a Session with "
-                            "queue runners, reads the examples back", verdict="corrected",
-                   correction="in TF2 only as tf.compat.v1 (TFRecordReader, train.string_input_producer, "
-                              "parse_single_example, decode_raw); TF2 reads with tf.data.TFRecordDataset and "
-                              "tf.io.parse_single_example")
+                            "queue runners, reads the examples back", source="book", code="1.4.0/Chapter07/1. TFRecord样例程序.ipynb, cell 4",
+                   verdict="changed", since="TF 2.0",
+                   correction="TF2 keeps these only as tf.compat.v1 (TFRecordReader, train.string_input_producer, "
+                              "parse_single_example, decode_raw), where they still read the file back; TF2 reads "
+                              "with tf.data.TFRecordDataset and tf.io.parse_single_example")
 def test_the_books_queue_reader_reads_a_file_the_reference_wrote(tmp_path):
     """The book's reading program, in a TF1 graph, on a file written by the reference alone; and
     tfimpl's read_records_v1 / decode_example_v1 (the same calls as functions) on the same file."""
@@ -722,7 +725,7 @@ def tf_example(features, kinds):
 @pytest.mark.claim("ch7.1", "a tf.train.Example maps feature names to a BytesList, a FloatList or an Int64List "
                             "(message Example { Features features = 1; }, Features { map<string, Feature> feature "
                             "= 1; }, Feature { oneof kind { BytesList bytes_list = 1; FloatList float_list = 2; "
-                            "Int64List int64_list = 3; } })")
+                            "Int64List int64_list = 3; } })", source="book")
 @given(FEATURES)
 @hypothesis.example(drawn={})  # (the file's own example() builds a message by hand)
 @hypothesis.example(drawn=EVERY_KIND)
@@ -1000,7 +1003,7 @@ def test_a_negative_int64_is_a_ten_byte_varint_and_int64_max_nine():
         assert encoded.endswith(b"\x1a" + bytes([len(varint) + 2]) + b"\x0a" + bytes([len(varint)]) + varint), value
 
 
-@pytest.mark.claim("ch7.1", "a FloatList holds a list of real numbers", verdict="corrected",
+@pytest.mark.claim("ch7.1", "a FloatList holds a list of real numbers", source="book", verdict="corrected",
                    correction="it holds float32: a Python float or float64 is rounded to the nearest float32 "
                               "(0.1 comes back as 0.10000000149011612) and beyond float32's range becomes inf")
 def test_a_float_list_holds_float32_so_float64_values_come_back_rounded():

@@ -89,7 +89,8 @@ def test_pretraining_fit_the_old_task(pretrained):
 # --- restoring ------------------------------------------------------------------------------
 
 @pytest.mark.claim("ch6.5", "restoring the pretrained variables from the checkpoint gives back the pretrained "
-                            "network: its bottleneck outputs are the ones it computed before it was saved")
+                            "network: its bottleneck outputs are the ones it computed before it was saved",
+                   source="book", code="1.4.0/Chapter06/2.2 fine_tuning.ipynb, cell 7 (slim.assign_from_checkpoint_fn, load_fn(sess))")
 def test_restored_base_reproduces_the_pretrained_bottleneck_bitwise(pretrained):
     """The pretrained network's bottleneck (its last hidden layer) on X, computed from its weights before
     saving, against the base restored from each file: Keras load_model, then every layer but the
@@ -104,7 +105,8 @@ def test_restored_base_reproduces_the_pretrained_bottleneck_bitwise(pretrained):
 
 
 @pytest.mark.claim("ch6.5", "initialise the variables that are not loaded before loading the pretrained model, "
-                            "otherwise the initializer assigns them again")
+                            "otherwise the initializer assigns them again", source="book",
+                   code="1.4.0/Chapter06/2.2 fine_tuning.ipynb, cell 7 (global_variables_initializer, then load_fn(sess))")
 def test_running_the_initializer_after_restore_overwrites_the_restored_weights(pretrained):
     """The book's Session runs global_variables_initializer(), then load_fn(sess). The other order puts
     every restored variable back to its initial value (zeros here)."""
@@ -127,7 +129,8 @@ def test_running_the_initializer_after_restore_overwrites_the_restored_weights(p
 
 @pytest.mark.parametrize("form", list(FORMS))
 @pytest.mark.claim("ch6.5", "load every variable but the last layer's from the pretrained model and train only the "
-                            "new last layer: the pretrained layers keep their values")
+                            "new last layer: the pretrained layers keep their values", source="book",
+                   code="1.4.0/Chapter06/2.2 fine_tuning.ipynb, cells 3 and 5 (get_tuned_variables, get_trainable_variables)")
 def test_restored_base_stays_bitwise_unchanged_while_the_head_trains(form, pretrained, trained):
     """Keras: base.trainable = False, then model.fit; TF1: minimize(loss, var_list=the logits' variables);
     tf_slim: create_train_op(variables_to_train=the logits' variables). After every one of the 30 steps
@@ -145,7 +148,8 @@ def test_restored_base_stays_bitwise_unchanged_while_the_head_trains(form, pretr
 
 @pytest.mark.parametrize("form", list(FORMS))
 @pytest.mark.claim("ch6.5", "the pretrained parameters do not change, so each image's bottleneck can be computed once "
-                            "and cached, and a new fully connected layer trained on the cache")
+                            "and cached, and a new fully connected layer trained on the cache", source="book",
+                   edition="1st", code="0.12.1/Chapter06/2. 迁移学习.ipynb, cells 14 and 20")
 def test_head_follows_the_numpy_trajectory_on_cached_bottleneck_features(form, pretrained, trained):
     """The first edition caches each image's bottleneck and trains a new layer on the cache; the second
     restores the network, freezes all but the logits and trains them through the whole network. The
@@ -211,6 +215,7 @@ def book_fine_tuning_step(checkpoint, pass_var_list):
 @pytest.mark.claim("ch6.5", "trainable_variables = get_trainable_variables(), then "
                             "train_step = tf.train.RMSPropOptimizer(LEARNING_RATE).minimize(tf.losses.get_total_loss()) "
                             "trains only the new logits layer",
+                   source="book", code="1.4.0/Chapter06/2.2 fine_tuning.ipynb, cell 7 (trainable_variables is computed and never used)",
                    verdict="wrong", correction="minimize without var_list updates every variable in TRAINABLE_VARIABLES: "
                                                "the restored layers change on the first step; pass "
                                                "var_list=trainable_variables")
@@ -223,7 +228,8 @@ def test_the_books_minimize_without_var_list_trains_the_restored_layers_too(pret
 
 
 @pytest.mark.claim("ch6.5", "bottleneck_string = ','.join(str(x) for x in bottleneck_values) caches a bottleneck; "
-                            "[float(x) for x in bottleneck_string.split(',')] reads it back for training")
+                            "[float(x) for x in bottleneck_string.split(',')] reads it back for training",
+                   source="book", edition="1st", code="0.12.1/Chapter06/2. 迁移学习.ipynb, cell 14 (get_or_create_bottleneck)")
 def test_the_text_cache_gives_back_the_float32_bottleneck_bitwise(pretrained):
     """The first edition caches each image's 2048 float32 bottleneck values as text. str() of a
     NumPy float32 prints the shortest digits that round back to it; float() reads them as a float64
@@ -239,9 +245,9 @@ def test_the_text_cache_gives_back_the_float32_bottleneck_bitwise(pretrained):
     assert str(np.float32(0.1)) == "0.1" and float("0.1") != float(np.float32(0.1))
 
 
-@pytest.mark.claim("snippet", "import tensorflow.contrib.slim as slim",
-                   verdict="wrong", correction="tf.contrib was removed in TensorFlow 2.0; slim is the separate TF-Slim "
-                                               "package: pip install tf-slim, import tf_slim as slim")
+@pytest.mark.claim("ch6.5", "tf.contrib was removed in TF 2.0: the book's import tensorflow.contrib.slim as slim "
+                            "(1.4.0/Chapter06/2.2 fine_tuning.ipynb, cell 1) becomes the separate TF-Slim package, pip install tf-slim, import "
+                            "tf_slim as slim, with the functions the book calls", source="port")
 def test_tf_contrib_is_gone_and_slim_lives_on_as_the_tf_slim_package():
     assert not hasattr(tf, "contrib")
     with pytest.raises(ModuleNotFoundError, match="tensorflow.contrib"):
