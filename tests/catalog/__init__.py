@@ -54,9 +54,11 @@ grappler
 TF32
     A reduced-precision float32 matmul mode of recent NVIDIA GPUs; tfref turns it off, so float32
     means float32.
-claim / verdict
-    A statement a test answers (@pytest.mark.claim, tests/claims.py) and what the test shows of it
-    (docs/claims.md).
+claim / source / verdict
+    A statement a test answers (@pytest.mark.claim, tests/claims.py), whose it is (source: the book, the
+    reader's notes, tfref's port to TF2, TF's docs) and what the test shows of it (verdict: holds;
+    corrected, right with a missing detail; changed, right for the TF the book used and different since
+    a named release; wrong, wrong in its own TF version). docs/claims.md is the table.
 replica / worker / chief
     Under tf.distribute, a replica is one copy of the training step on one device; a worker is one
     process of a cluster of machines; worker 0 is the chief (docs/devices.md).
