@@ -12,7 +12,7 @@ import os  # noqa: E402
 import pytest  # noqa: E402
 
 from bench import _support as bench_support  # noqa: E402
-from tests import claims, devices, harness, machine, profiles, report  # noqa: E402
+from tests import claims, devices, harness, machine, profiles, report, timing  # noqa: E402
 
 profiles.register()
 
@@ -30,12 +30,37 @@ def pytest_addoption(parser):
     parser.addoption("--agreement-report", action="store_true", default=False,
                      help="after the run, print the worst error against the float64 reference per "
                           "concept x dtype x mode, in units of the dtype's epsilon, beside the tolerance")
+    parser.addoption("--profile-time", action="store_true", default=False,
+                     help="after the run, write where its time went (build/profile.md and .json): per file, per "
+                          "catalog test and concept x mode, tracing/compiling vs running, and the distinct inputs "
+                          "of each catalog cell (tests/timing.py)")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """Before pytest-benchmark reads its options: one timing switch (bench/_support.py)."""
     bench_support.apply_timing_switch(config)
+    if config.getoption("profile_time"):
+        timing.enable()
+        PROFILE.append(timing.Profile())
+        CPU.update(startup=timing.cpu_seconds())
+
+
+PROFILE = []
+"""With --profile-time: the run's timing.Profile (on the controller, or the one process)."""
+CPU = {}
+"""With --profile-time: this process's CPU seconds at start-up, after collection and at the end."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With --profile-time: the harness's notes of this test phase, and the test's catalog parameters,
+    ride on the report (reports cross xdist workers)."""
+    outcome = yield
+    if PROFILE:
+        params = {k: v for k, v in getattr(getattr(item, "callspec", None), "params", {}).items() if isinstance(v, str)}
+        report = outcome.get_result()
+        report.user_properties = [*report.user_properties, ("timing", {"notes": timing.take(), "params": params})]
 
 
 def pytest_xdist_auto_num_workers(config):
@@ -75,6 +100,9 @@ CLAIM_RESULTS = []
 
 
 def pytest_runtest_logreport(report):
+    notes = dict(report.user_properties).get("timing")
+    if PROFILE and notes is not None:
+        PROFILE[0].add(report.nodeid, report.when, report.duration, report.outcome, notes["notes"], notes["params"])
     claim = dict(report.user_properties).get("claim")
     if claim is None or not (report.when == "call" or report.outcome != "passed"):
         return
@@ -88,10 +116,19 @@ xdist worker's (every worker collects and selects the same tests)."""
 
 def pytest_collection_finish(session):
     GPU_TWINS.append(devices.uncollected_gpu_twins(session.items))
+    if PROFILE:
+        CPU.update(collected=timing.cpu_seconds())
 
 
 def pytest_sessionfinish(session):
     """On an xdist worker: hand this worker's agreement record and GPU-twin count to the controller."""
+    if PROFILE:  # the xdist controller's workers are its children: their CPU time comes from themselves
+        end = timing.cpu_seconds(children=not session.config.pluginmanager.hasplugin("dsession"))
+        cpu = dict(startup=CPU["startup"], collection=CPU.get("collected", end) - CPU["startup"], total=end)
+        if hasattr(session.config, "workeroutput"):
+            session.config.workeroutput["cpu"] = json.dumps(cpu)
+        else:
+            PROFILE[0].add_process(cpu)
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["gpu_twins"] = max(GPU_TWINS, default=0)
         if session.config.getoption("agreement_report"):
@@ -104,6 +141,8 @@ def pytest_testnodedown(node, error):
     """On the xdist controller: merge a finished worker's agreement record and GPU-twin count."""
     output = getattr(node, "workeroutput", {})
     GPU_TWINS.append(output.get("gpu_twins", 0))
+    if PROFILE and "cpu" in output:
+        PROFILE[0].add_process(json.loads(output["cpu"]))
     for key, (worst, tol) in json.loads(output.get("agreement", "[]")):
         harness.note_worst(tuple(key), worst, tol)
 
@@ -126,6 +165,11 @@ def pytest_terminal_summary(terminalreporter, config):
         claims.write(table, os.path.join(str(config.rootpath), "build"))
         terminalreporter.section(f"claims of the book: {len(table)} (also in build/claims.md)")
         terminalreporter.write(claims.text(table))
+    if PROFILE:
+        PROFILE[0].finish()
+        paths = timing.write(PROFILE[0], os.path.join(str(config.rootpath), "build"),
+                             "pytest " + " ".join(config.invocation_params.args), machine.summary_lines())
+        terminalreporter.write_line(f"profile of the run's time: {', '.join(os.path.relpath(p) for p in paths)}")
     if config.getoption("agreement_report"):
         text = "\n".join(machine.summary_lines()) + "\n\n" + report.format_report(harness.RECORD)
         written = report.write_report(harness.RECORD, text, os.path.join(str(config.rootpath), "build"))
