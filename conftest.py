@@ -11,6 +11,8 @@ import os  # noqa: E402
 
 import pytest  # noqa: E402
 
+from xdist.scheduler import LoadScopeScheduling  # noqa: E402
+
 from bench import _support as bench_support  # noqa: E402
 from tests import claims, devices, harness, machine, profiles, report, timing  # noqa: E402
 
@@ -69,6 +71,23 @@ def pytest_xdist_auto_num_workers(config):
     if bench_support.timing_on(config):
         return 0
     return max(1, min(os.cpu_count() or 1, 4))
+
+
+class WorkUnitScheduling(LoadScopeScheduling):
+    """pytest-xdist's scope scheduling with tests/timing.py's work units as the scopes."""
+
+    def _split_scope(self, nodeid):
+        return timing.work_unit(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under `-n` with the default --dist load: a catalog cell's tests go to one worker, which compiles the
+    functions they share once, and a named test file's tests to one worker, which runs its module fixtures once
+    (tests/timing.py, work_unit). An explicit --dist other than load is left to pytest-xdist."""
+    if config.getoption("dist") == "load":
+        return WorkUnitScheduling(config, log)
+    return None
 
 
 def pytest_ignore_collect(collection_path, config):

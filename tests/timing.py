@@ -103,6 +103,19 @@ def cpu_seconds(children=True):
     return own.ru_utime + own.ru_stime + (kids.ru_utime + kids.ru_stime if children else 0.0)
 
 
+# --- xdist: which tests share a worker ---------------------------------------------------------
+
+def work_unit(nodeid):
+    """The unit of work an xdist worker takes whole (conftest.py's scheduler): in the catalog, the tests of one
+    parameter id together, so a cell's tests (test_agreement, test_edge_cases, test_deterministic and
+    test_gradient_matches_reference of one concept x dtype x mode) run in one process and share its compiled
+    functions; any other file's tests together, so its module fixtures (child processes, clusters) run once."""
+    path, _, rest = nodeid.partition("::")
+    if path.endswith("tests/test_catalog.py") and "[" in rest:
+        return "catalog[" + rest.split("[", 1)[1]
+    return path
+
+
 # --- on the controller: the run's records -----------------------------------------------------
 
 class Profile:
