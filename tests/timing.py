@@ -53,6 +53,8 @@ def note_call(call, mode, arrays, seconds):
     """The harness ran ``call`` (a function of ``mode`` from harness.runner) on ``arrays`` in
     ``seconds``: a compile if it is the first call of that function (under XLA: of that function
     on these concrete shapes and dtypes), a run otherwise. Eager calls are runs."""
+    if not ON:
+        return
     if mode == "eager":
         first = False
     else:
