@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from xdist.scheduler import LoadScopeScheduling  # noqa: E402
 
 from bench import _support as bench_support  # noqa: E402
-from tests import claims, devices, harness, machine, profiles, report, timing  # noqa: E402
+from tests import claims, devices, harness, machine, profiles, report, selection, timing  # noqa: E402
 
 profiles.register()
 
@@ -32,6 +32,9 @@ def pytest_addoption(parser):
     parser.addoption("--agreement-report", action="store_true", default=False,
                      help="after the run, print the worst error against the float64 reference per "
                           "concept x dtype x mode, in units of the dtype's epsilon, beside the tolerance")
+    parser.addoption("--chapter", default=None, metavar="N",
+                     help="run only the tests of one chapter of the book, e.g. 4.2, 4 or ch7.2: its concepts' catalog "
+                          "cases, its modules' test and bench files and the claims it answers (tests/selection.py)")
     parser.addoption("--profile-time", action="store_true", default=False,
                      help="after the run, write where its time went (build/profile.md and .json): per file, per "
                           "catalog test and concept x mode, tracing/compiling vs running, and the distinct inputs "
@@ -42,6 +45,11 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     """Before pytest-benchmark reads its options: one timing switch (bench/_support.py)."""
     bench_support.apply_timing_switch(config)
+    if config.getoption("chapter"):
+        try:
+            selection.check(config.getoption("chapter"))
+        except ValueError as e:
+            raise pytest.UsageError(f"--chapter: {e}") from None
     if config.getoption("profile_time"):
         timing.enable()
         PROFILE.append(timing.Profile())
@@ -107,11 +115,22 @@ def pytest_report_header(config):
 
 def pytest_collection_modifyitems(config, items):
     """Check every claim marker (an invalid one fails the collection) and attach it to the test's
-    reports, which cross xdist workers."""
+    reports, which cross xdist workers; with --chapter, keep that chapter's tests (tests/selection.py)."""
     for item in items:
         claim = claims.claim_of(item)
         if claim is not None:
             item.user_properties.append(("claim", claim))
+    chapter = config.getoption("chapter")
+    if chapter:
+        keep, drop = [], []
+        for item in items:
+            claim = claims.claim_of(item)
+            (keep if selection.in_chapter(chapter, item.path.relative_to(config.rootpath).as_posix(),
+                                          getattr(getattr(item, "callspec", None), "params", {}),
+                                          claim and claim[0]) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
 
 
 CLAIM_RESULTS = []
