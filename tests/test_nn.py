@@ -1,6 +1,8 @@
 """Claims about the dense network: hand-written backprop equals GradientTape and finite
 differences; gradient descent is w <- w - lr dJ/dw and follows TF's optimizers step for step;
 on least squares it descends monotonically below lr = 2 / lambda_max and reaches lstsq."""
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -98,11 +100,14 @@ def test_hand_backprop_equals_gradient_tape_and_finite_differences(activation, s
 
 
 FUSED_BIAS_ADD = """
-dtype = tf.{dtype}
-spec = [tf.TensorSpec([None, None], dtype)] * 2 + [tf.TensorSpec([None], dtype)]
-fused = tf.function(lambda x, w, b: tf.nn.bias_add(tf.matmul(x, w), b), input_signature=spec)
-x, w, b = tf.zeros((1, 0), dtype), tf.zeros((0, 1), dtype), tf.ones((1,), dtype)
-print(float(fused(x, w, b).numpy()[0, 0]))
+answers = []
+for name in {dtypes!r}:
+    dtype = getattr(tf, name)
+    spec = [tf.TensorSpec([None, None], dtype)] * 2 + [tf.TensorSpec([None], dtype)]
+    fused = tf.function(lambda x, w, b: tf.nn.bias_add(tf.matmul(x, w), b), input_signature=spec)
+    x, w, b = tf.zeros((1, 0), dtype), tf.zeros((0, 1), dtype), tf.ones((1,), dtype)
+    answers.append(f"{{name}}={{float(fused(x, w, b).numpy()[0, 0])}}")
+print(" ".join(answers))
 """
 
 # What tf.function(bias_add(matmul(x, w), b)) gives for x of shape (1, 0) and b = [1]; the
@@ -113,20 +118,38 @@ FUSED_OUTCOME = {("eigen", "float32"): "0.0",      # grappler's _FusedMatMul dro
                  ("onednn", "bfloat16"): "abort"}  # primitive descriptor for the inner product", then abort()
 
 
+@functools.cache
+def fused_probe(path, dtypes):
+    """One child process on kernel path ``path`` runs the fused op in each of ``dtypes``: name -> answer,
+    or the child's fate ("abort", ...) for every dtype if it died, and the child's output."""
+    outcome = probe(FUSED_BIAS_ADD.format(dtypes=dtypes), TF_ENABLE_ONEDNN_OPTS="1" if path == "onednn" else "0")
+    answers = dict(a.split("=", 1) for a in outcome.split() if "=" in a)
+    return {d: answers.get(d, str(outcome)) for d in dtypes}, outcome.detail
+
+
+def fused_outcome(path, dtype):
+    """On the Eigen path, where no dtype aborts, one child answers for both dtypes (one TensorFlow start-up,
+    not two); on the oneDNN path, where a fused kernel aborts its process, a child per dtype."""
+    dtypes = tuple(sorted(d for p, d in FUSED_OUTCOME if p == path)) if path == "eigen" else (dtype,)
+    answers, detail = fused_probe(path, dtypes)
+    return answers[dtype], detail
+
+
 @pytest.mark.parametrize("path,dtype", sorted(FUSED_OUTCOME), ids=[f"{p}-{d}" for p, d in sorted(FUSED_OUTCOME)])
 def test_fused_matmul_bias_add_mishandles_zero_input_features(path, dtype):
     """Inside tf.function on the CPU, grappler fuses MatMul + BiasAdd. With no input features
     (x of shape (n, 0)) the fused op returns 0 instead of b on the Eigen path and kills the process
-    on the oneDNN path. Run in a child process per path, so an abort is an outcome, not a dead runner.
+    on the oneDNN path. Run in a child process (one per path, and per dtype on oneDNN, where it aborts), so an
+    abort is an outcome, not a dead runner.
     With oneDNN on, a dtype this CPU cannot run in oneDNN (bfloat16 without AVX512F) runs Eigen's
     kernels, and gives Eigen's answer (tests/machine.py, onednn_takes).
     tfimpl.nn.dense adds the bias with `+`, as keras.layers.Dense does, and is right on both paths."""
-    outcome = probe(FUSED_BIAS_ADD.format(dtype=dtype), TF_ENABLE_ONEDNN_OPTS="1" if path == "onednn" else "0")
+    outcome, detail = fused_outcome(path, dtype)
     runs_on = path if path == "eigen" or onednn_takes(dtype) else "eigen"
     assert outcome == FUSED_OUTCOME[runs_on, dtype], (
         f"fused MatMul+BiasAdd [{path}, {dtype}: {runs_on}'s kernels on this CPU] gave {outcome!r}, expected "
         f"{FUSED_OUTCOME[runs_on, dtype]!r} (1.0 would mean TF fixed it: the workaround note in tfimpl.nn.dense "
-        f"can go)\n{outcome.detail}")
+        f"can go)\n{detail}")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])

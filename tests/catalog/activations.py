@@ -1,6 +1,5 @@
 """Catalog entries: activation functions (reference/activations.py, tfimpl/activations.py)."""
 import numpy as np
-from hypothesis import strategies as st
 
 import reference.activations as R
 import tfimpl.activations as T
@@ -13,8 +12,14 @@ nan, inf = np.nan, np.inf
 
 # --- the elementwise functions ----------------------------------------------
 
+ELEMENTWISE_SHAPES = ((4,), (5,), (2, 3, 2))
+"""The extreme- and small-magnitude edges' shapes (gradient edges: their compiles are shared) and a
+rank-3 one; rank 0 and empty inputs are edges."""
+
+
 def elementwise(bound):
-    return strategies.shapes().flatmap(lambda shape: strategies.arrays(shape, bound)).map(lambda x: Sample((x,)))  # rank 0: an edge
+    return strategies.bucket(ELEMENTWISE_SHAPES).flatmap(lambda shape: strategies.arrays(shape, bound)).map(
+        lambda x: Sample((x,)))
 
 
 def elementwise_edges(big):
@@ -108,10 +113,8 @@ CATALOG = [
 # --- softmax and log_softmax ----------------------------------------------------
 
 def logits_strategy(bound):
-    def with_axis(shape):
-        return st.tuples(strategies.arrays(shape, bound), strategies.axes_for(shape)).map(
-            lambda xa: Sample((xa[0],), {"axis": int(xa[1])}))
-    return strategies.shapes(min_rank=1).flatmap(with_axis)
+    return strategies.bucket(strategies.AXIS_SHAPES).flatmap(lambda sa: strategies.arrays(sa[0], bound).map(
+        lambda x: Sample((x,), {"axis": sa[1]})))
 
 
 SOFTMAX_EDGES = (

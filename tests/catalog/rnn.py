@@ -242,8 +242,9 @@ BACKWARD_WHY = ("backprop through time with the same bounds: TanhGrad / SigmoidG
 SHAPE = (2, 3, 3, 2)
 """(batch, time, features, units) of the drawn samples. XLA compiles a recurrent layer's
 loop and its gradient once per shape (about a second), so the draws share one shape and vary the
-values; the edges pin one step with a batch of one (where Keras's ops.add turns LSTMCell's z + h R
-into a BiasAdd), an empty batch, no features, 200 steps and saturation."""
+values, and the saturating and inf-nan edges take it too; the other edges pin one step with a
+batch of one (where Keras's ops.add turns LSTMCell's z + h R into a BiasAdd), an empty batch, no
+features and 200 steps."""
 
 
 def sequence_strategy(gates, states):
@@ -287,8 +288,9 @@ def sequence_edges(gates, seed):
         # 200 steps through a recurrent kernel of spectral norm 0.9 (each gate block): the states, the
         # error bounds and the gradient handed back to x_0 and h0 stay finite
         sample(rng.uniform(-1, 1, (1, 200, 1)), _weights(rng, 1, 2, gates, norm=0.9), "long-200"),
-        # pre-activations in the hundreds: tanh and sigmoid saturate to exactly -1, 0 or 1
-        sample(rng.uniform(-60, 60, (2, 4, 3)), tuple(a * 3 for a in w), "saturating", scale=3.0),
+        # pre-activations in the hundreds: tanh and sigmoid saturate to exactly -1, 0 or 1 (in SHAPE: the
+        # drawn samples' compile of value and gradient serves it)
+        sample(rng.uniform(-60, 60, SHAPE[:3]), tuple(a * 3 for a in w), "saturating", scale=3.0),
         sample(_inf_nan_sequence(rng), w, "inf-nan"),
     )
 
