@@ -1,14 +1,17 @@
 """Multi-step state across sides: both sides iterate one map (a gradient-descent step, a
 moving-average update), each from its own previous state. How far apart may they drift?
 
-One step on each side is x_k = F_k(x_{k-1}), computed with rounding. With e_k = TF_k - ref_k,
+One step on each side is x_k = F_k(x_{k-1}), computed with rounding: F~ on the TF side, F^ on
+the reference's, F the exact map. With e_k = TF_k - ref_k,
 
-    e_k = [F~_k(TF_{k-1}) - F~_k(ref_{k-1})]  +  [F~_k(ref_{k-1}) - F^_k(ref_{k-1})]
-          the earlier difference carried         both sides' rounding in ONE step from
-          by the map: J_k e_{k-1}                the same point: |.| <= delta_k
+    e_k = [F~_k(TF_{k-1}) - F_k(TF_{k-1})] + [F_k(TF_{k-1}) - F_k(ref_{k-1})] + [F_k(ref_{k-1}) - F^_k(ref_{k-1})]
+          TF's rounding in this step          the earlier difference,           the reference's rounding
+                                              carried: J_k e_{k-1}              in this step
 
-to first order in e (the second-order term is |e|^2 times the map's second derivative: below 1e-25
-for the float64 trajectories here, whose e stays under 1e-12). So, elementwise,
+to first order in e (TF's rounding at its own point is bounded by the error model at the reference's
+point, which is e away; the second-order term, |e|^2 times the map's second derivative, is below
+1e-25 for the float64 trajectories here, whose e stays under 1e-12). With delta_k bounding the two
+roundings together, elementwise,
 
     |e_k| <= B_k = sum over j <= k of |J_k ... J_{j+1}| delta_j         (drift_bounds)
 
@@ -28,9 +31,10 @@ the distance between them is at most twice it.
 """
 import numpy as np
 
+from reference.moving_average import ema_decay
 from tests.catalog import error_models
 from tests.catalog.error_models import _layer_backward
-from tests.precision import EPS
+from tests.precision import EPS, np_dtype
 
 
 def flat(params):
@@ -174,7 +178,7 @@ def assert_drift_within(actual, expected, bounds, what):
     used = 0.0
     for k, (a, e, bound) in enumerate(zip(actual, expected, bounds), 1):
         a, e = flat(a), flat(e)
-        err, bound = np.abs(a - e), np.broadcast_to(np.asarray(bound, np.float64), a.shape)
+        err, bound = np.abs(a - e), np.broadcast_to(np.ravel(np.asarray(bound, np.float64)), a.shape)
         bad = ~(err <= bound)
         if bad.any():
             i = int(np.argmax(np.where(bad, err - bound, -np.inf)))
@@ -202,3 +206,43 @@ def gd_bounds(points, gradients, reference_gradient, local_error, learning_rate)
         jacobians.append(step_jacobian(lambda v, k=k: gradients(k, v), point, learning_rate))
         deltas.append(local_error(params, k))
     return drift_bounds(jacobians, deltas)
+
+
+def ema_bounds(values, decay, num_updates, expected, dtype):
+    """(centres, bounds) for a moving-average trajectory, one per update: TF's shadow after update k
+    must lie within bounds[k] of centres[k], elementwise. ``values`` (n + 1, ...) as both sides got
+    them (in ``dtype``), ``expected`` the reference's n shadows.
+
+    TF's update is s - c (s - v) with c = 1 - d computed in float32 and cast to the dtype
+    (moving_averages.py; tests pin it): its exact-arithmetic map differs from the reference's by
+    sigma_k = -(c_k - (1 - d_k)) (s_{k-1} - v_k), a known amount, and carries an earlier difference
+    by exactly 1 - c_k (the map is linear: no second-order term). So e_k = (1 - c_k) e_{k-1} +
+    sigma_k + (the roundings of update k), and the centre is the reference's shadow plus the known
+    drift S_k = (1 - c_k) S_{k-1} + sigma_k; the bound carries the roundings alone: TF's three
+    (error_models.ema_error without its constant term), the reference's (in float64 three more;
+    below it one rounding of its float64 result to the dtype)."""
+    values, expected = np.asarray(values, np.float64), np.asarray(expected, np.float64)
+    rhos, deltas, centres, drift, shadow = [], [], [], 0.0, values[0]
+    for k in range(1, len(values)):
+        n = None if num_updates is None else num_updates[k - 1]
+        c = _tf_one_minus(decay, n, dtype)
+        sigma = -(c - (1 - ema_decay(decay, n))) * (shadow - values[k])
+        rounding = error_models.ema_error(dtype, shadow, values[k], decay, n) * EPS[dtype] - np.abs(sigma)
+        if dtype != "float64":
+            rounding = rounding + 0.5 * EPS[dtype] * np.abs(expected[k - 1])
+        drift = (1 - c) * drift + sigma
+        rhos.append(1 - c)
+        deltas.append(rounding)
+        centres.append(expected[k - 1] + drift)
+        shadow = expected[k - 1]
+    return centres, drift_bounds(rhos, deltas)
+
+
+def _tf_one_minus(decay, num_updates, dtype):
+    """ExponentialMovingAverage's 1 - d: d and the num_updates cap in float32, 1 - d in float32, cast
+    to the dtype (as error_models.ema_error takes it)."""
+    d32 = np.float32(decay)
+    if num_updates is not None:
+        n32 = np.float32(num_updates)
+        d32 = np.minimum(d32, (np.float32(1) + n32) / (np.float32(10) + n32))
+    return float(np.float64((np.float32(1) - d32).astype(np_dtype(dtype))))
