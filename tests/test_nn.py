@@ -18,6 +18,7 @@ from tests.isolated import probe
 from tests.machine import onednn_takes
 
 RNG = np.random.default_rng(1234)
+EPS64 = np.finfo(np.float64).eps
 X = RNG.standard_normal((16, 3))
 Y = np.eye(3)[RNG.integers(0, 3, 16)]
 
@@ -215,6 +216,30 @@ def test_every_activation_and_batches_none_take_the_reference_steps(mode, activa
         check_training(TRAINERS[flavour], mode, activation, steps=20)
 
 
+@pytest.mark.parametrize("learning_rate", [0.3, np.float64(0.3)], ids=["python-float", "np.float64"])
+def test_a_learning_rate_float32_cannot_hold_takes_the_rate_each_optimizer_keeps(learning_rate):
+    """lr = 0.3 is not a float32. Keras's SGD keeps a Python float in a float32 variable, and so does
+    TF1's GradientDescentOptimizer (convert_to_tensor(0.3) is float32); a np.float64 rate stays exact in
+    the TF1 optimizer. Each form's trajectory is the reference's (exact 0.3) within the derived bound
+    with the rate it keeps (step_error's rate_used); 12 steps, mini-batches, sigmoid."""
+    params, batches = init_params((3, 5, 3)), batch_order(4, 12)
+    expected = R.train(X, Y, params, learning_rate, 12, batches, "sigmoid")
+    lr = float(learning_rate)
+
+    def gradient(q, k):
+        return R.mlp_gradients(X[batches[k]], Y[batches[k]], q, "sigmoid")[1]
+
+    for trainer, kept in ((T.train, np.float32(lr)), (T.train_v1, lr if isinstance(learning_rate, np.float64)
+                                                     else np.float32(lr))):
+        def local_error(q, k, kept=kept):
+            errors = trajectory.gradient_error(X[batches[k]], Y[batches[k]], q, "sigmoid")
+            return trajectory.step_error(q, gradient(q, k), errors, lr, rate_used=kept)
+        bounds = trajectory.gd_bounds([params] + expected[:-1], lambda k, v: trajectory.mlp_gradients_batch(
+            X[batches[k]], Y[batches[k]], params, v, "sigmoid"), gradient, local_error, lr)
+        trajectory.assert_drift_within(trainer(X, Y, params, learning_rate, 12, batches, "sigmoid"), expected, bounds,
+                                       f"{trainer.__name__}, lr {learning_rate!r}")
+
+
 def test_a_trainer_whose_batches_none_skips_rows_fails_the_trajectory_check(monkeypatch):
     """Planted: T.train reads batches=None as the first half of the rows (only the explicit batches
     were ever compared). The batches=None check fails at the first step."""
@@ -294,8 +319,28 @@ def test_least_squares_forms_take_the_reference_steps():
         w = w - lr * ls_loss_grad(w)[1]
         expected.append(w)
     np.testing.assert_allclose(R.least_squares(A_LS, B_LS, lr, 200), expected, rtol=1e-12, atol=1e-14)
+    reference = R.least_squares(A_LS, B_LS, lr, 200)
+    bounds = least_squares_bounds(lr, reference)
     for form in (T.least_squares, T.least_squares_v1):
-        np.testing.assert_allclose(form(A_LS, B_LS, lr, 200), expected, rtol=1e-12, atol=1e-14, err_msg=form.__name__)
+        trajectory.assert_drift_within(form(A_LS, B_LS, lr, 200), reference, bounds, form.__name__)
+
+
+def least_squares_bounds(lr, reference):
+    """Per-step drift bounds of the least-squares descent (tests/trajectory.py). One step's error on
+    each side: r = A w - b (4-term dot products, K / 2 eps of sum |A_ij w_j|, and the subtraction),
+    g = A^T r / N (40-term sums, and TF's 2 r / (2 N) from the tape: two more roundings of |g|), lr g
+    (a power of 2: exact) and w - lr g (0.5 eps); twice. Carried by J = I - lr A^T A / N, the same every
+    step (a contraction below lr = 2 / lambda_max)."""
+    a, n, k = A_LS, len(A_LS), A_LS.shape[1]
+    jacobian = np.eye(k) - lr * HESSIAN
+    deltas = []
+    for w in [np.zeros(k)] + list(reference[:-1]):
+        r = a @ w - B_LS
+        r_err = EPS64 * (0.5 * k * np.abs(a) @ np.abs(w) + 0.5 * np.abs(r))
+        g = a.T @ r / n
+        g_err = (np.abs(a).T @ r_err + EPS64 * 0.5 * n * np.abs(a).T @ np.abs(r)) / n + 1.5 * EPS64 * np.abs(g)
+        deltas.append(2 * (lr * g_err + 0.5 * EPS64 * np.abs(w - lr * g)))
+    return trajectory.drift_bounds([jacobian] * len(deltas), deltas)
 
 
 @pytest.mark.parametrize("learning_rate", [np.float32(0.25), np.float64(0.25), np.array(0.25), 0.25, 1],
