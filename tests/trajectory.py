@@ -246,3 +246,30 @@ def _tf_one_minus(decay, num_updates, dtype):
         n32 = np.float32(num_updates)
         d32 = np.minimum(d32, (np.float32(1) + n32) / (np.float32(10) + n32))
     return float(np.float64((np.float32(1) - d32).astype(np_dtype(dtype))))
+
+
+def sliced_gradient(slices, like, vectors, weights, activation="relu"):
+    """sum_t weights[t] * (the batch-mean gradient of slice t), at m flat parameter vectors (m, P):
+    the data-parallel combinations (tf.distribute: weights n_t / N, the full-batch gradient; the book's
+    towers: 1 / R). An empty slice contributes 0 (its summed loss has no terms)."""
+    vectors = np.atleast_2d(vectors)
+    total = np.zeros(vectors.shape)
+    for (x, labels), weight in zip(slices, weights):
+        if len(x):
+            total += weight * mlp_gradients_batch(x, labels, like, vectors, activation)
+    return total
+
+
+def sliced_gradient_error(slices, params, weights, activation="relu", dtype="float64"):
+    """Bound on one side's error of sliced_gradient at ``params``, flat: each slice's gradient error
+    (gradient_error) weighted as the slice, each weighted gradient's rounding (0.5 eps: the 1 / N of
+    compute_average_loss or the tower mean's 1 / R), and the sum over R slices (an all-reduce or the
+    towers' mean, R - 1 additions: (R - 1) / 2 eps of the sum of |terms|)."""
+    p = flat(params)[None]
+    err, terms = np.zeros(p.shape[1]), np.zeros(p.shape[1])
+    for (x, labels), weight in zip(slices, weights):
+        if len(x):
+            g = weight * mlp_gradients_batch(x, labels, params, p, activation)[0]
+            err += weight * flat(gradient_error(x, labels, params, activation, dtype)) + 0.5 * EPS[dtype] * np.abs(g)
+            terms += np.abs(g)
+    return err + 0.5 * (len(slices) - 1) * EPS[dtype] * terms
