@@ -287,9 +287,9 @@ def _multi_worker(tf_config):
     """One MultiWorkerMirroredStrategy per cluster and process, as a program makes one: TF_CONFIG
     (``tf_config``, JSON) is read when it is created. Every new strategy enables collective ops again
     in a running process (TF warns: "Enabling collective ops after program startup may cause error")
-    and joins the cluster's coordination service again; with one per step, one loaded run of
-    tests/test_parallel.py in three aborted a step: "The following tasks are unhealthy (stopped
-    sending heartbeats)"."""
+    and joins the cluster's coordination service again; with one per step, one of five loaded runs of
+    tests/test_parallel.py (four steps a worker) aborted a step with "The following tasks are
+    unhealthy (stopped sending heartbeats)"."""
     os.environ["TF_CONFIG"] = tf_config
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=tf.distribute.experimental.CommunicationImplementation.RING)
