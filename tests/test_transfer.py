@@ -83,15 +83,15 @@ def rows_of(batches, steps):
 
 @pytest.fixture(scope="module")
 def trained(pretrained_as):
-    """(form, activation, batches) -> the whole network's parameters after each step of head training,
-    and for "numpy" the per-step drift bounds of the head (computed once per key). batches: "explicit"
-    (BATCHES, 8 rows a step) or None (every row)."""
+    """(form, activation, batches, steps[, rate]) -> the whole network's parameters after each step of
+    head training (computed once per key). batches: "explicit" (BATCHES, 8 rows a step) or None (every
+    row)."""
     @functools.cache
-    def run(form, activation=ACTIVATION, batches="explicit", steps=STEPS):
+    def run(form, activation=ACTIVATION, batches="explicit", steps=STEPS, rate=None):
         pre = pretrained_as(activation)
         lr, chosen = learning_rate(pre.base, activation), (BATCHES if batches == "explicit" else None)
-        if form == "numpy":
-            return R.train_head(X, NEW_LABELS, pre.numpy, HEAD, lr, steps, chosen, activation)
+        if form == "numpy":  # at ``rate`` when given: the rate a TF form keeps
+            return R.train_head(X, NEW_LABELS, pre.numpy, HEAD, lr if rate is None else rate, steps, chosen, activation)
         if form == "tf-slim":
             pytest.importorskip("tf_slim", reason="the tf_slim form needs `pip install tf-slim`")
         trainer, checkpoint = FORMS[form]
@@ -99,14 +99,14 @@ def trained(pretrained_as):
     return run
 
 
-def head_bounds(pre, expected, batches, steps, form):
-    """The head's drift bounds after each step (tests/trajectory.py). The local error of a step: the
-    head's gradient error on each side, from the error models of the whole network (the base's
-    forward pass, which the TF forms run every step and the reference once, then the head's forward
-    and backward pass), times lr, and each side's rounding of the step; the rate the form uses
-    (rate_used) differs from lr by a known amount. The Jacobian: I - lr H of the head's loss on the
-    reference's bottleneck features (the base is frozen), by central differences."""
-    lr, rows = learning_rate(pre.base, pre.activation), rows_of(batches, steps)
+def head_bounds(pre, expected, batches, steps, rate):
+    """The head's drift bounds after each step (tests/trajectory.py), around the reference's
+    trajectory at ``rate``. The local error of a step: the head's gradient error on each side, from
+    the error models of the whole network (the base's forward pass, which the TF forms run every step
+    and the reference once, then the head's forward and backward pass), times the rate, and each
+    side's rounding of the step. The Jacobian: I - rate H of the head's loss on the reference's
+    bottleneck features (the base is frozen), by central differences."""
+    rows = rows_of(batches, steps)
     f = R.features(X, pre.base, pre.activation)
 
     def head_gradient(q, k):
@@ -114,11 +114,11 @@ def head_bounds(pre, expected, batches, steps, form):
 
     def local_error(q, k):
         errors = trajectory.gradient_error(X[rows[k]], NEW_LABELS[rows[k]], pre.base + q, pre.activation)[-1:]
-        return trajectory.step_error(q, head_gradient(q, k), errors, lr, rate_used=rate_used(form, lr, len(f[rows[k]])))
+        return trajectory.step_error(q, head_gradient(q, k), errors, rate)
     return trajectory.gd_bounds([[HEAD]] + [params[-1:] for params in expected[:-1]],
                                 lambda k, v: trajectory.mlp_gradients_batch(f[rows[k]], NEW_LABELS[rows[k]], [HEAD], v,
                                                                             None),
-                                head_gradient, local_error, lr)
+                                head_gradient, local_error, rate)
 
 
 def rate_used(form, lr, rows):
@@ -134,11 +134,13 @@ def rate_used(form, lr, rows):
 
 def check_head_training(trained, pretrained_as, form, activation, batches="explicit", steps=STEPS):
     """form's head after every step against the reference's (features cached once, then gradient
-    descent on the head), within head_bounds; and the base bitwise the pretrained one throughout.
-    Returns the largest share of a bound used."""
+    descent on the head) taken at the rate the form keeps (rate_used: what TF is known to do, not an
+    error), within head_bounds; and the base bitwise the pretrained one throughout. Returns the
+    largest share of a bound used."""
     pre = pretrained_as(activation)
-    expected, actual = trained("numpy", activation, batches, steps), trained(form, activation, batches, steps)
-    bounds = head_bounds(pre, expected, BATCHES if batches == "explicit" else None, steps, form)
+    rate = rate_used(form, learning_rate(pre.base, activation), len(X) if batches is None else len(BATCHES[0]))
+    expected, actual = trained("numpy", activation, batches, steps, rate), trained(form, activation, batches, steps)
+    bounds = head_bounds(pre, expected, BATCHES if batches == "explicit" else None, steps, rate)
     for step, params in enumerate(actual, 1):
         for layer, (pair, saved) in enumerate(zip(params[:-1], pre.base), 1):
             assert all(same_bits(v, e) for v, e in zip(pair, saved)), f"{form}: layer{layer} changed at step {step}"
