@@ -118,8 +118,10 @@ def restore_v1(path, variables, names=None):
 def save_averages_v1(path, values, decay):
     """The book's moving-average checkpoint: for each name, the variable takes values[name][0],
     values[name][1], ... and its shadow follows (moving_average.ema); save the last value under
-    ``name`` and the shadow under ``name/ExponentialMovingAverage``. Returns ``path``."""
+    ``name`` and the shadow under ``name/ExponentialMovingAverage``. Returns ``path``.
+    Bad input: series of different lengths (every variable takes one value per step)."""
     check.in_unit_interval(decay=decay)
+    check.same_length(values, "values")
     arrays = {}
     for name, series in values.items():
         series = np.asarray(series)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import reference.checkpoint as R
 import tfimpl.checkpoint as T
+from tests import trajectory
 
 DATA = ".data-00000-of-00001"
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -213,7 +214,7 @@ def test_the_moving_average_checkpoint_holds_10_and_the_shadow_0_099999905(tmp_p
                    source="book", code="1.4.0/Chapter05/4.2.2 variables_to_restore函数的使用样例.ipynb, cell 0")
 def test_a_renaming_restore_loads_the_moving_average_shadow_into_the_variable(tmp_path):
     rng = np.random.default_rng(3)
-    values = {"v": np.array([0.0, 10.0], np.float32), "w": rng.standard_normal((4, 2, 3)).astype(np.float32)}
+    values = {"v": np.array([0.0, 10.0], np.float32), "w": rng.standard_normal((2, 2, 3)).astype(np.float32)}
     path = T.save_averages_v1(tmp_path / "model.ckpt", values, 0.99)
     ref_path = R.save_averages_v1(tmp_path / "model.npz", values, 0.99)
     shadows = {name: T.load_checkpoint(path)[name + "/ExponentialMovingAverage"] for name in values}
@@ -231,6 +232,76 @@ def test_a_renaming_restore_loads_the_moving_average_shadow_into_the_variable(tm
         v = tf.compat.v1.Variable(0, dtype=tf.float32, name="v")
         ema = tf.compat.v1.train.ExponentialMovingAverage(0.99)
         assert ema.variables_to_restore() == {"v/ExponentialMovingAverage": v}
+
+
+AVERAGED = {"v": np.array([0.0, 10.0, 10.0, 4.0, -2.5, 7.0], np.float32),
+            "layer1/w": np.random.default_rng(6).standard_normal((6, 2, 3)).astype(np.float32)}
+"""Each variable's value at each step: the book's 0 then 10, and a (2, 3) weight, five updates."""
+
+
+def check_averaged_checkpoints(folder, values, decay):
+    """The averages checkpointed after every step: for k = 1, 2, ..., each side's save_averages_v1 of
+    the first k + 1 values. In each TF checkpoint the variable is bitwise its last value, and the
+    shadow is the reference checkpoint's within the drift bound of k float32 updates
+    (trajectory.ema_bounds: the reference's shadow moved by TF's known float32-decay drift, each
+    update's roundings carried by the later updates' factors); restore_averages_v1 loads exactly the
+    saved shadow into the variable on each side. Returns the largest share of a bound used."""
+    steps = len(next(iter(values.values()))) - 1
+    tf_saved, ref_saved, used = [], [], 0.0
+    for k in range(1, steps + 1):
+        prefix = {name: series[:k + 1] for name, series in values.items()}
+        tf_path = T.save_averages_v1(folder / f"model-{k}.ckpt", prefix, decay)
+        ref_path = R.save_averages_v1(folder / f"model-{k}.npz", prefix, decay)
+        tf_saved.append(T.load_checkpoint(tf_path))
+        ref_saved.append(R.load_checkpoint(ref_path))
+        start = {name: np.zeros_like(series[0]) for name, series in values.items()}
+        restored = T.restore_averages_v1(tf_path, dict(start)), R.restore_averages_v1(ref_path, dict(start))
+        for name, series in values.items():
+            shadow = name + "/ExponentialMovingAverage"
+            for side, saved, back in zip(("TF", "reference"), (tf_saved[-1], ref_saved[-1]), restored):
+                assert_bitwise(saved[name], series[k], f"{side} step {k}: {name}")
+                assert_bitwise(back[name], saved[shadow], f"{side} step {k}: {name} restored")
+    for name, series in values.items():
+        shadow = name + "/ExponentialMovingAverage"
+        expected = [saved[shadow] for saved in ref_saved]
+        centres, bounds = trajectory.ema_bounds(series, decay, None, expected, "float32")
+        used = max(used, trajectory.assert_drift_within([saved[shadow] for saved in tf_saved], centres, bounds,
+                                                        f"save_averages_v1, {name}'s shadow, decay {decay}"))
+    return used
+
+
+@pytest.mark.parametrize("decay", [0.99, 0.5])
+def test_the_averages_checkpointed_after_every_step_are_the_reference_shadows(tmp_path, decay):
+    """save_averages_v1 / restore_averages_v1 after 1, 2, ..., 5 updates, on both sides: the book's
+    decay and a fast one. The book's program makes one update, whose shadow cannot tell an update per
+    step from one update after the loop; five can."""
+    check_averaged_checkpoints(tmp_path, AVERAGED, decay)
+
+
+def test_averages_updated_once_after_the_loop_fail_the_per_step_check(tmp_path, monkeypatch):
+    """Planted (the issue's): save_averages_v1 assigns every value, then maintains the averages once
+    after the loop instead of once per step: the shadow is d s_0 + (1 - d) v_last, which is right
+    after one step (the book's example) and wrong from the second on."""
+    real = T.save_averages_v1
+
+    def once_after_the_loop(path, values, decay):
+        return real(path, {name: np.asarray(series)[[0, -1]] for name, series in values.items()}, decay)
+    monkeypatch.setattr(T, "save_averages_v1", once_after_the_loop)
+    values = {name: series[:3] for name, series in AVERAGED.items()}
+    with pytest.raises(AssertionError, match=r"after step 2, .* off the derived bound"):
+        check_averaged_checkpoints(tmp_path, values, 0.5)
+
+
+@pytest.mark.parametrize("side", ["reference", "tf"])
+def test_series_of_different_lengths_are_rejected_on_both_sides(tmp_path, side):
+    """Every variable takes one value per step. TF's loop ran as many steps as the first series had
+    and the reference each series to its own end: (v: 2 steps, w: 4) saved w's second value in one
+    and its fourth in the other. Both now refuse, with one message."""
+    save = R.save_averages_v1 if side == "reference" else T.save_averages_v1
+    values = {"v": np.zeros(2, np.float32), "w": np.zeros((4, 3), np.float32)}
+    with pytest.raises(ValueError, match=r"^values must hold the same number of steps for every variable, "
+                                         r"got lengths \{'v': 2, 'w': 4\}$"):
+        save(tmp_path / "model.ckpt", values, 0.99)
 
 
 # --- freezing ------------------------------------------------------------------------------------

@@ -6,8 +6,13 @@ import tensorflow as tf
 from hypothesis import given
 from hypothesis import strategies as st
 
+import reference.nn as RN
 import reference.regularizers as R
 import tfimpl.regularizers as T
+from tests.catalog import error_models
+from tests.precision import EPS as EPS_OF
+
+EPS = EPS_OF["float64"]
 
 
 @given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([0.0, 0.001, 0.01, 0.5]))
@@ -116,3 +121,66 @@ def test_compat_v1_keras_l2_is_keras_3_l2_twice_the_tf1_penalty():
     assert tf.compat.v1.keras.regularizers.l2 is keras.regularizers.L2
     w, s = np.random.default_rng(4).standard_normal((4, 3)), 2.0 ** -5
     assert float(tf.compat.v1.keras.regularizers.l2(s)(tf.constant(w))) == 2 * float(T.l2_v1(w, s))
+
+
+def regularized_mse_bound(x, y, params, scale, activation):
+    """Both sides' error bound of mean((y - f)^2) + sum of scale * l2_loss(w), f the network's output:
+    f's error (error_models.mlp_error: the dense layers, the earlier error carried through |w|) moves
+    each squared residual by 2 |y - f| df; the n squares, their sum and the mean round (n + 1) / 2 eps
+    of the sum; each penalty's K squares and sum ((K + 1) / 2 eps of the sum) and its product with
+    scale / 2 (Keras rounds scale / 2 to float32: a power of 2 here, exact); the L + 1 terms' sum.
+    Twice that: the two sides compute the same terms in their own orders."""
+    wb = [a for pair in params for a in pair]
+    out = RN.mlp_forward(x, params, activation)
+    f_err = error_models.mlp_error("float64", x, *wb, activation=activation) * EPS
+    r = np.abs(y - out)
+    mse = np.mean(r ** 2)
+    penalties = [scale * np.sum(w ** 2) / 2 for w, _ in params]
+    err = np.mean(2 * r * f_err) + 0.5 * (r.size + 1) * EPS * mse
+    err += sum(0.5 * (np.size(w) + 2) * EPS * p for (w, _), p in zip(params, penalties))
+    err += 0.5 * (len(params) + 1) * EPS * (mse + sum(penalties))
+    return 2 * err
+
+
+def check_regularized_loss(activation):
+    """Both TF forms against the reference with one hidden activation; returns the share of the bound used."""
+    ws, bs, x, y = _network(np.random.default_rng(9))
+    params, lam = list(zip(ws, bs)), 2.0 ** -3
+    expected = R.regularized_mse(x, y, params, lam, activation)
+    assert R.regularized_mse_v1(x, y, params, lam, activation) == expected
+    bound, used = regularized_mse_bound(x, y, params, lam, activation), 0.0
+    for form in (T.regularized_mse, T.regularized_mse_v1):
+        got = float(form(x, y, params, lam, activation))
+        assert abs(got - expected) <= bound, (f"{form.__name__}, {activation}: {got!r} vs the reference's {expected!r}, "
+                                              f"|diff| {abs(got - expected):.3g} > bound {bound:.3g}")
+        used = max(used, abs(got - expected) / bound)
+    return used
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", None], ids=["sigmoid", "tanh", "linear"])
+def test_the_regularized_loss_with_every_activation_is_the_references(activation):
+    """regularized_mse (Keras Dense layers with kernel_regularizer, MSE + sum(model.losses)) and
+    regularized_mse_v1 (the book's "losses" collection) with each hidden activation besides relu
+    (above), against the reference, within both sides' error model."""
+    check_regularized_loss(activation)
+
+
+def test_a_regularized_loss_that_ignores_the_activation_fails_the_check(monkeypatch):
+    """Planted: the TF1 form builds its hidden layers with relu whatever it is given (every test used relu)."""
+    real = T.regularized_mse_v1
+    monkeypatch.setattr(T, "regularized_mse_v1", lambda x, y, params, scale, activation="relu": real(x, y, params, scale))
+    with pytest.raises(AssertionError, match=r"<lambda>, tanh: .* > bound"):
+        check_regularized_loss("tanh")
+
+
+@given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([0.0, 0.001, 0.01, 0.5, 3.0]))
+def test_the_tf1_contrib_forms_are_the_references(seed, scale):
+    """l1_v1 and l2_v1 (contrib's op sequence) against reference.regularizers.l1_v1 and l2_v1: a sum
+    of K terms (|w| exact, w^2 0.5 eps), within (K - 1) / 2 eps of the sum of |terms| on each side, the
+    product with scale and the halving (exact) one more rounding; twice, for the two sides."""
+    w = np.random.default_rng(seed).standard_normal((4, 3))
+    k = w.size
+    for tf_form, ref_form, terms in ((T.l1_v1, R.l1_v1, np.abs(w)), (T.l2_v1, R.l2_v1, w ** 2 / 2)):
+        got, want = float(tf_form(w, scale)), float(ref_form(w, scale))
+        bound = 2 * EPS * (0.5 * (k - 1) + 0.5 * (ref_form is R.l2_v1) * k + 0.5) * scale * terms.sum()
+        assert abs(got - want) <= bound, (tf_form.__name__, scale, got, want, bound)

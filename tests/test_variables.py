@@ -13,7 +13,12 @@ import tensorflow as tf
 
 import reference.variables as R
 import tfimpl.variables as T
+from tests.catalog import error_models
+from tests.harness import assert_within
+from tests.precision import EPS as EPS_OF
 from tfimpl.regularizers import l2_v1
+
+EPS = EPS_OF["float64"]
 
 
 def in_graph(build):
@@ -207,6 +212,37 @@ def test_the_book_inference_called_again_with_reuse_computes_with_the_same_weigh
     outputs, variables = in_graph(build)
     assert [v.name for v in variables] == [f"layer{i}/{n}:0" for i in (1, 2, 3) for n in ("weights", "biases")]
     assert outputs[0].name.startswith("layer3/") and outputs[1].name.startswith("layer3_1/")
+
+
+def check_inference(activation):
+    """inference (one tf.Module called on each batch) and inference_v1 (the book's reuse) with a hidden
+    ``activation`` against the reference's, batch by batch: exact for relu and linear layers on the
+    dyadic network (every product and sum is exact), and within both sides' forward error model
+    (error_models.mlp_error, twice) for sigmoid and tanh, whose values are not."""
+    rng = np.random.default_rng(14)
+    params, batches = dyadic_network(rng), small_integer_batches(rng)
+    expected = R.inference(batches, params, activation)
+    for got_batches, form in ((T.inference_v1(batches, params, activation), "inference_v1"),
+                              ([y.numpy() for y in T.inference(batches, params, activation)], "inference")):
+        for k, (got, x, want) in enumerate(zip(got_batches, batches, expected)):
+            assert np.array_equal(R.inference_v1(batches, params, activation)[k], want)
+            bound = 2 * EPS * error_models.mlp_error("float64", x, *[a for p in params for a in p], activation=activation)
+            assert_within(got, want, bound, f"{form}, {activation}, batch {k}")
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", None], ids=["sigmoid", "tanh", "linear"])
+def test_inference_with_every_activation_is_the_references(activation):
+    """The book's inference(x), inference(new_x, True) and the TF2 module with each hidden activation
+    besides relu (above)."""
+    check_inference(activation)
+
+
+def test_an_inference_that_ignores_the_activation_fails_the_check(monkeypatch):
+    """Planted: the book's inference graph uses relu whatever it is given (every test used relu)."""
+    real = T.inference_graph_v1
+    monkeypatch.setattr(T, "inference_graph_v1", lambda x, params, activation="relu", **kw: real(x, params, **kw))
+    with pytest.raises(AssertionError, match=r"inference_v1, tanh, batch 0: .* elements off"):
+        check_inference("tanh")
 
 
 def test_calling_the_book_inference_again_with_a_regularizer_counts_every_penalty_twice():

@@ -235,6 +235,14 @@ def pairs(params, name="params"):
         raise ValueError(message("pairs", name=name, value=params))
 
 
+def same_length(series, name):
+    """Every entry of the dict ``series`` holds as many steps as the others (axis 0): a loop that runs
+    one step per value would otherwise stop at the first variable's length."""
+    lengths = {key: int(_static(value)[1][0]) for key, value in series.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(message("same_length", name=name, lengths=lengths))
+
+
 def size_pair(size, name):
     """A pair of positive integers (height, width), read as tf.image.resize reads ``size``: converted
     to a tensor of integers and shape [2] (image_ops_impl._resize_images_common). Its kernel refuses a

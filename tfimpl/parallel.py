@@ -319,9 +319,21 @@ def multi_worker_step(x, labels, params, learning_rate, tf_config, activation="r
     blocks until every worker has joined. Each worker holds one replica (its local CPU or GPU),
     takes its slice of the global batch (x and labels are the whole global batch on every
     worker), and the gradients are all-reduced over the network (ring all-reduce, gRPC). Returns
-    this worker's new [(w, b)]."""
-    os.environ["TF_CONFIG"] = json.dumps(tf_config)
+    this worker's new [(w, b)]. A later call with the same ``tf_config`` takes its step on the same
+    strategy (see _multi_worker)."""
+    return _synchronous_step(_multi_worker(json.dumps(tf_config, sort_keys=True)), x, labels, params, learning_rate,
+                             activation)
+
+
+@functools.lru_cache(maxsize=None)
+def _multi_worker(tf_config):
+    """One MultiWorkerMirroredStrategy per cluster and process, as a program makes one: TF_CONFIG
+    (``tf_config``, JSON) is read when it is created. Every new strategy enables collective ops again
+    in a running process (TF warns: "Enabling collective ops after program startup may cause error")
+    and joins the cluster's coordination service again; with one per step, one of five loaded runs of
+    tests/test_parallel.py (four steps a worker) aborted a step with "The following tasks are
+    unhealthy (stopped sending heartbeats)"."""
+    os.environ["TF_CONFIG"] = tf_config
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=tf.distribute.experimental.CommunicationImplementation.RING)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    return _synchronous_step(strategy, x, labels, params, learning_rate, activation)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
