@@ -57,9 +57,10 @@ def from_output(name, forward):
     dy * y * (1 - y) and dy * (1 - y^2). The slope carries y's error (|1 - 2y| and 2|y| times it),
     the 1 - y / y^2 and the products round once each. Near |y| = 1 the result is an absolute
     error of a few eps * |dy|: Eigen saturates tanh(18) to exactly 1, whose slope 4 eps (float64)
-    comes out 0."""
+    comes out 0. A subnormal y (sigmoid(-88) in float32) may flush, which dy carries."""
     def model(dtype, x, dy):
-        y_err = forward[dtype].n_eps * np.abs(R.sigmoid(x) if name == "sigmoid" else R.tanh(x))
+        y_abs = np.abs(R.sigmoid(x) if name == "sigmoid" else R.tanh(x))
+        y_err = forward[dtype].n_eps * y_abs + error_models.flushed(dtype, y_abs)
         if name == "sigmoid":
             y = R.sigmoid(x)
             slope, carried = y * (1 - y), np.abs(1 - 2 * y) * y_err

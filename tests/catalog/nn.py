@@ -185,7 +185,17 @@ def mlp_edges():
         Sample((np.array([[1e3, 2e3, 3e3]]), np.full((3, 4), 0.5), *layers[1:]), {"activation": "sigmoid"},
                id="extreme-magnitude"),
         Sample((np.array([[nan, 0.0, 0.0], [inf, 0.0, 0.0]]), *layers[:2]), {"activation": "relu"}, id="inf-nan"),
+        SUBNORMAL_PRODUCTS,
     )
+
+
+SUBNORMAL_PRODUCTS = Sample(
+    (np.zeros((3, 1)), np.zeros((1, 1)), np.zeros(1), np.zeros((1, 3)), np.zeros(3),
+     np.array([[0.0, 0.0], [0.0, 0.0], [0.0, -3.3057005e-37]]), np.zeros(2)), {"activation": "sigmoid"},
+    id="subnormal-products", dy=np.array([[0.0, 0.25], [0.0, 0.0], [0.0, 0.25]]))
+"""Found by the drawn examples on the oneDNN path, and it fails on Eigen too: dz2 = -2.07e-38 (normal) times
+a1 = sigmoid(0) = 0.5 gives products of -1.03e-38 inside dw2 = a1^T dz2, subnormal and flushed by the matmul,
+whose exact sum -2.07e-38 is normal (error_models.matmul_error charges each product)."""
 
 
 def mlp_bench_sample(n, rng):
@@ -222,9 +232,9 @@ CATALOG = [
         name="mlp_forward", ref=ref_mlp_forward_flat, tf=tf_mlp_forward_flat,
         ref_vjp=ref_mlp_forward_flat_vjp, tf_vjp=tf_mlp_forward_flat_vjp, wrt="all",
         strategy=mlp_strategy, edges=mlp_edges(), tol=MLP_TOL, grad_tol=MLP_GRAD_TOL, off_kink=mlp_off_kink,
-        # two gradient edges: each compiles the whole network's backward pass per dtype and mode
+        # three gradient edges: each compiles the whole network's backward pass per dtype and mode
         # (~0.5 s); a single layer's linear and saturating cases are dense's gradient edges
-        grad_edge_ids=("empty-batch", "two-hidden-tanh"),
+        grad_edge_ids=("empty-batch", "two-hidden-tanh", SUBNORMAL_PRODUCTS.id),
         bad_inputs=MLP_BAD_INPUTS, bench_sample=mlp_bench_sample,
     ),
 ]

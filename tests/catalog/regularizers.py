@@ -3,7 +3,7 @@ import numpy as np
 
 import reference.regularizers as R
 import tfimpl.regularizers as T
-from tests.catalog import strategies
+from tests.catalog import error_models, strategies
 from tests.catalog.concept import LONG_SUM, BadInput, Concept, Sample, Tol, off_zero, reduction_tol
 from tests.precision import DTYPES
 
@@ -39,6 +39,39 @@ def edges(scale):
     )
 
 
+# --- what subnormal intermediates cost (tests/catalog/error_models.py: flushed) -------------------
+
+def l2_flushes(dtype, w, scale):
+    """scale * sum(w^2): squares below tiny (|w| < 1.1e-19 in float32) may flush before the sum and
+    scale carry them on (a positive sum: the terms cover its partial sums), and so may a subnormal
+    scale itself (a Python constant converted to the dtype)."""
+    squares = np.asarray(w, np.float64) ** 2
+    return (abs(scale) * error_models.flushed_sum(dtype, squares.ravel(), same_sign=True)
+            + error_models.flushed(dtype, scale) * squares.sum())
+
+
+def l2_loss_flushes(dtype, w):
+    """sum(w^2) / 2 (TF's L2Loss halves each square before the sum, XLA after it): a half square below
+    tiny may flush, which bounds what either order loses."""
+    return error_models.flushed_sum(dtype, (np.asarray(w, np.float64) ** 2 / 2).ravel(), same_sign=True)
+
+
+def l2_vjp_error(dtype, w, dy, scale):
+    """TF's gradient of scale * sum(w^2): the Mul's grad scale * dy, broadcast by the Sum's, then the
+    Square's (scale dy) (2 w): scale rounded (0.5), two products (1.5); scale * dy below tiny may
+    flush before 2 w scales it back into the normal range (l2_vjp([1.0], dy=-6.64e-36, scale=0.001)
+    is -1.3e-38 in float32, 0 from TF), and so may a subnormal scale."""
+    g = scale * np.asarray(dy, np.float64)
+    two_w = 2 * np.abs(w)
+    lost = (error_models.flushed(dtype, g) + error_models.flushed(dtype, scale) * np.abs(dy)) * two_w
+    return 2 * np.abs(R.l2_vjp(w, dy, scale)) + lost
+
+
+L2_DY = Sample((np.array([1.0]),), {"scale": 0.001}, id="subnormal-scale-times-dy", dy=np.array(-6.64e-36))
+"""Found by the drawn examples: scale * dy = -6.6e-39 is subnormal and flushed, in every mode, while the
+gradient 2 w (scale dy) = -1.3e-38 is a normal float32 (and bfloat16); l2_vjp_error charges it."""
+
+
 def bench_sample(with_scale):
     def make(n, rng):
         return Sample((rng.standard_normal((n // 100 or 1, 100)),), {"scale": 0.01} if with_scale else {})
@@ -62,17 +95,18 @@ CATALOG = [
     ),
     Concept(
         name="l2", ref=R.l2, tf=T.l2, ref_vjp=R.l2_vjp, tf_vjp=T.l2_vjp,
-        strategy=lambda: weights(True), edges=edges(0.01),
-        tol=reduction_tol(R.l2, 0.5, 1.0, "square (0.5 ulp) per term; times scale, itself rounded (0.5 + 0.5)"),
-        grad_tol={d: Tol(2, "2 * scale * w * dy: scale rounded (0.5), two products")
-                  for d in DTYPES},
-        grad_edge_ids=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
+        strategy=lambda: weights(True), edges=edges(0.01) + (L2_DY,),
+        tol=reduction_tol(R.l2, 0.5, 1.0, "square (0.5 ulp) per term; times scale, itself rounded (0.5 + 0.5)",
+                          flushes=l2_flushes),
+        grad_tol={d: Tol(1, "(scale * dy) * 2w: scale rounded (0.5), two products; scale * dy may flush",
+                         model=l2_vjp_error) for d in DTYPES},
+        grad_edge_ids=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude", L2_DY.id),
         bad_inputs=(NEGATIVE_SCALE, INTEGER_W), bench_sample=bench_sample(True), bench_tol=LONG_SUM,
     ),
     Concept(
         name="l2_loss", ref=R.l2_loss, tf=T.l2_loss, ref_vjp=R.l2_loss_vjp, tf_vjp=T.l2_loss_vjp,
         strategy=lambda: weights(False), edges=edges(None),
-        tol=reduction_tol(R.l2_loss, 0.5, 0.0, "square (0.5 ulp) per term; halving exact"),
+        tol=reduction_tol(R.l2_loss, 0.5, 0.0, "square (0.5 ulp) per term; halving exact", flushes=l2_loss_flushes),
         grad_tol={d: Tol(1, "w * dy: one product") for d in DTYPES},
         grad_edge_ids=("empty-batch", "one-element", "scalar", "zeros", "extreme-magnitude"),
         bad_inputs=(BadInput("integer-w", (np.array([1, 2, 3]),), {}, TypeError,

@@ -52,6 +52,9 @@ EDGES = (
     # (tests/catalog/error_models.py, schedule_error), here 3 ulp at rate^64 and at rate^88.
     sample(1.0, [0, 0, 0, 64], 1, 0.9, True, "vectorised-pow"),
     sample(1.0, [0, 0, 0, 31, 88], 1, 0.939052, True, "vectorised-pow-88"),
+    # rate^p below tiny, lr * rate^p normal: 0.6^172 = 6.8e-39 flushes in float32 and bfloat16 (6e4 times it is
+    # 4e-34), 0.6^25 = 2.8e-6 is a float16 subnormal, rounded to its spacing of 6e-8 before 6e4 scales it up
+    sample(6e4, [0, 25, 172], 1, 0.6, False, "subnormal-power"),
 )
 
 BAD_INPUTS = (
