@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from xdist.scheduler import LoadScopeScheduling  # noqa: E402
 
 from bench import _support as bench_support  # noqa: E402
-from tests import claims, devices, harness, machine, profiles, report, selection, timing  # noqa: E402
+from tests import backstop, claims, devices, harness, machine, profiles, report, selection, timing  # noqa: E402
 
 profiles.register()
 
@@ -36,6 +36,9 @@ def pytest_addoption(parser):
     parser.addoption("--chapter", default=None, metavar="N",
                      help="run only the tests of one chapter of the book, e.g. 4.2, 4 or ch7.2: its concepts' catalog "
                           "cases, its modules' test and bench files and the claims it answers (tests/selection.py)")
+    parser.addoption("--backstop", type=float, default=backstop.SECONDS, metavar="SECONDS",
+                     help="end a test's process after it has run this long, with every thread's stack on stderr "
+                          "(pytest-xdist reports the test as failed and goes on); 0: never (tests/backstop.py)")
     parser.addoption("--profile-time", action="store_true", default=False,
                      help="after the run, write where its time went (build/profile.md and .json): per file, per "
                           "catalog test and concept x mode, tracing/compiling vs running, and the distinct inputs "
@@ -61,6 +64,23 @@ PROFILE = []
 """With --profile-time: the run's timing.Profile (on the controller, or the one process)."""
 CPU = {}
 """With --profile-time: this process's CPU seconds at start-up, after collection and at the end."""
+
+
+WATCHDOG = []
+"""This process's backstop (tests/backstop.py), made at its first test."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """The per-test backstop: a test that never ends ends its process (tests/backstop.py)."""
+    if not WATCHDOG:
+        WATCHDOG.append(backstop.Watchdog(item.config.pluginmanager.getplugin("capturemanager"),
+                                          item.config.getoption("backstop")))
+    WATCHDOG[0].start(item.nodeid)
+    try:
+        yield
+    finally:
+        WATCHDOG[0].cancel()
 
 
 @pytest.hookimpl(hookwrapper=True)
