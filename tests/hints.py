@@ -261,7 +261,7 @@ HINTS = (
     Hint("resize-tf1-grid", "image.resize",
          "the resize samples TF1's grid (input position i * in / out, as tf.compat.v1.image.resize_images); "
          "TF2's tf.image.resize samples at half-pixel centres, (i + 0.5) * in / out - 0.5, ch7.2",
-         "claim tests/test_image.py::test_bilinear_resize_samples_at_half_pixel_centres_and_tf1_resize_images_does_not",
+         "claim tests/test_image.py::test_bilinear_resize_samples_at_half_pixel_centres_and_tf1_resize_images_on_the_legacy_grid",
          Gives(tf1_grid_resize)),
     Hint("traced-only", "*",
          "it works eagerly but fails when traced (tf.function, XLA, a TF1 Session): there a tensor has no value "

@@ -7,16 +7,17 @@ from tfimpl.activations import _check_logits
 
 
 def relu(x):
-    """max(x, 0)."""
+    """max(x, 0), as the book writes it: tf.nn.relu (its gradient at 0 is 0; tf.maximum(x, 0) would pass dy there)."""
     check.real(x, "x")
-    return tf.maximum(x, tf.zeros_like(x))
+    return tf.nn.relu(x)
 
 
 def sigmoid(x):
-    """1 / (1 + exp(-x)), through exp(-|x|) so that neither side overflows."""
+    """1 / (1 + exp(-x)), through e = exp(-|x|) <= 1 so that neither branch overflows; -|x| written
+    with tf.where, whose gradient at 0 is -1 (tf.abs's is 0, which would lose the slope 1/4 there)."""
     check.floating(x, "x")
     x = tf.convert_to_tensor(x)
-    e = tf.exp(-tf.abs(x))
+    e = tf.exp(tf.where(x >= 0, -x, x))
     return tf.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
