@@ -153,7 +153,8 @@ def pytest_runtest_call(item):
         return
     test = getattr(item, "obj", None)
     current = getattr(test, "_hypothesis_internal_use_settings", None)
-    shrinks = current is not None and not GRADE_FAILED_UNITS.intersection(grades["units"])
+    shrinks = (current is not None and hypothesis.Phase.shrink in current.phases
+               and not GRADE_FAILED_UNITS.intersection(grades["units"]))
     item.grade_minimal = current is None or shrinks  # a fixed case, or a drawn one hypothesis shrinks
     if current is not None and not shrinks:
         test._hypothesis_internal_use_settings = hypothesis.settings(

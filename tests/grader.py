@@ -222,7 +222,11 @@ def load(path, time_limit=DEFAULT_TIME_LIMIT, root=None):
         sys.path.append(folder)  # a learner's module may import its own helpers; appended, so it shadows nothing
     before = _tfref_state()
     for f in files:
-        module = _import(f, shown if p.is_file() else f"{shown.rstrip('/')}/{f.name}")
+        try:
+            module = _import(f, _shown(f, p, shown))
+        except LoadError:
+            _changes(before)  # what the file changed before it failed is put back too
+            raise
         changed = _changes(before)
         if changed:
             raise LoadError(f"--against {_shown(f, p, shown)}: importing it changes tfref ({changed}); "
@@ -294,8 +298,7 @@ def _stubs(tree):
     for node in tree.body:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        own = [n for n in ast.walk(node) if not (isinstance(n, (ast.FunctionDef, ast.Lambda)) and n is not node)]
-        returns = any(isinstance(n, ast.Return) and n.value is not None for n in own)
+        returns = any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(node))
         raises = any(isinstance(n, ast.Raise) and n.exc is not None and "NotImplementedError" in ast.unparse(n.exc)
                      for n in node.body)
         if raises and not returns:
@@ -337,21 +340,16 @@ def _match(solution, f, shown, module, time_limit):
     for name, (m, fn) in found.items():
         base = base_name(name)
         key = f"{m}.{base}"
-        unit = solution.units.get(key) or Unit(m, base, shown, kind)
-        solution.units[key] = unit
-        label = f"{name}"
-        wrapped = timed(fn, label, time_limit)
+        unit = solution.units.setdefault(key, Unit(m, base, shown, kind))
         if name.endswith("_vjp") and base in contract(m):
-            unit.vjp = wrapped
+            unit.vjp = None if name in stubs else timed(fn, name, time_limit)
         else:
-            unit.fn = wrapped
-        attempted = name not in stubs
-        if name.endswith("_vjp"):
-            unit.attempted = unit.attempted and (attempted or unit.fn is not None)
-        else:
-            unit.attempted = attempted
+            unit.fn = timed(fn, name, time_limit)
+            unit.attempted = name not in stubs
     for unit in solution.units.values():
-        if unit.vjp is not None and unit.fn is not None and not unit.attempted:
+        if unit.fn is None:  # only its *_vjp is written: graded by that
+            unit.attempted = unit.vjp is not None
+        elif not unit.attempted:  # a stub's gradient is not graded either
             unit.vjp = None
 
 
@@ -570,9 +568,6 @@ class Plan:
     """side ("tfimpl"/"reference") -> {(module, name): the learner's object} for the named tests."""
     notes: dict = field(default_factory=dict)
     """unit key -> [sentences about how it is graded]."""
-
-    def units_of_concept(self, name):
-        return self.concept_units.get(name, [])
 
 
 def plan(solution, root=ROOT):

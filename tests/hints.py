@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+import reference.activations as RA
 import reference.losses as RL
 import reference.moving_average as RM
 import reference.rnn as RR
@@ -162,6 +163,16 @@ def unshifted_softmax(logits, axis=-1):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
+def maximum_relu_vjp(x, dy):
+    """The gradient of tf.maximum(x, 0): ties send dy to x, so the slope at x = 0 is 1."""
+    return dy * (np.asarray(x) >= 0)
+
+
+def abs_kink_sigmoid_vjp(x, dy):
+    """The gradient of a sigmoid through exp(-|x|): tf.abs's gradient at 0 is 0, and so is the slope there."""
+    return RA.sigmoid_vjp(x, dy) * (np.asarray(x) != 0)
+
+
 def unshifted_log_softmax(logits, axis=-1):
     return logits - np.log(np.sum(np.exp(logits), axis=axis, keepdims=True))
 
@@ -216,6 +227,14 @@ def tf1_grid_resize(image, size, method="bilinear", antialias=False):
 # --- the table -----------------------------------------------------------------------------------
 
 HINTS = (
+    Hint("relu-kink", "activations.relu",
+         "relu's gradient at x = 0 is 0 (TensorFlow's convention, tf.nn.relu); tf.maximum(x, 0) sends dy through "
+         "there, since its ties go to the first argument: use tf.nn.relu, ch4.1",
+         "pitfall 4.1", Gives(maximum_relu_vjp, ("gradients", "edges"))),
+    Hint("sigmoid-abs-kink", "activations.sigmoid",
+         "the slope at x = 0 is lost: exp(-|x|) keeps the sigmoid from overflowing, but tf.abs's gradient at 0 is 0; "
+         "write -|x| as tf.where(x >= 0, -x, x) (or call tf.math.sigmoid), ch4.1",
+         "pitfall 4.1", Gives(abs_kink_sigmoid_vjp, ("gradients", "edges"))),
     Hint("softmax-overflow", "activations.softmax",
          "softmax overflows in float16 at logits ≈ 11 (exp(11.1) is float16's largest number; float32's "
          "is exp(88.7)): subtract the row max first, exp(z - max z) / sum exp(z - max z), ch4.2.1",
