@@ -76,6 +76,9 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_ignore_collect(collection_path, config):
     if config.getoption("benchmark") and "tests" in collection_path.relative_to(config.rootpath).parts[:1]:
         return True
+    plan = getattr(config, "grade_plan", None)
+    if plan is not None and grader.ignores(plan, collection_path.relative_to(config.rootpath)):
+        return True  # with --against: a file none of whose tests grade the learner's functions
     return None
 
 
@@ -126,9 +129,7 @@ def pytest_runtest_logreport(report):
         if grades is not None:
             failure = props.get("grade_failure")
             if report.outcome == "failed" and failure is None:  # a crashed worker's report
-                failure = {"exception": "crash", "message": str(report.longrepr)[-600:],
-                           "got": "the process running it ended (a crash in TensorFlow, or the backstop)",
-                           "error": "a crash"}
+                failure = grader.crash_failure(str(report.longrepr))
             grade.add(grades, report.outcome, failure, getattr(report, "duration", 0.0))
     claim = dict(report.user_properties).get("claim")
     if claim is None or not (report.when == "call" or report.outcome != "passed"):
@@ -204,8 +205,8 @@ def pytest_sessionfinish(session):
     if restore is not None:
         restore()
     grade = getattr(session.config, "grade", None)
-    if grade is not None and not hasattr(session.config, "workerinput") and session.exitstatus in (0, 1, 5):
-        session.exitstatus = 0 if grade.passed else 1
+    if grade is not None and not hasattr(session.config, "workerinput"):
+        session.exitstatus = grader.exit_status(grade, session.exitstatus)
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["gpu_twins"] = max(GPU_TWINS, default=0)
         if session.config.getoption("agreement_report"):

@@ -199,6 +199,13 @@ class Solution:
     def attempted(self):
         return {k: u for k, u in self.units.items() if u.attempted}
 
+    def not_written(self):
+        """The contract's functions of the modules this solution writes that it does not define
+        (gradients aside): they keep tfimpl's, and their tests are not run."""
+        modules = sorted({u.module for u in self.units.values()})
+        return [f"{m}.{n}" for m in modules for n in sorted(contract(m))
+                if not n.endswith("_vjp") and f"{m}.{n}" not in self.units]
+
 
 def load(path, time_limit=DEFAULT_TIME_LIMIT, root=None):
     """The solution at ``path`` (a folder of modules or one .py file), imported and matched to the
@@ -660,6 +667,20 @@ def named_key(nodeid):
     return key[:-len("::runTest")] if key.endswith("::runTest") else key
 
 
+def ignores(p, rel_path):
+    """True for a test file (or bench/) that holds none of the tests grading the plan's functions, so
+    that a run with --against does not import and collect it: the catalog's generic tests and the
+    files of the selected named tests are all it needs."""
+    parts = Path(rel_path).parts
+    if parts[:1] == ("bench",):
+        return True
+    if parts[:1] != ("tests",) or len(parts) != 2 or not parts[1].startswith("test_") or not parts[1].endswith(".py"):
+        return False
+    wanted = {CATALOG_FILE} if p.concepts else set()
+    wanted |= {key.split("::", 1)[0] for key in p.named}
+    return "/".join(parts) not in wanted
+
+
 def meta(p, nodeid, params):
     """What the test ``nodeid`` (with its parametrize ``params``) grades: a dict (units, check,
     dtype, mode, concept or test), or None if it grades none of the learner's functions."""
@@ -686,6 +707,19 @@ def meta(p, nodeid, params):
         return dict(units=p.named[key], check="named", dtype=None, mode=None, device="cpu",
                     concept=None, test=nodeid)
     return None
+
+
+def crash_failure(longrepr_text):
+    """What a report without the grader's account says (a worker that crashed: pytest-xdist's report)."""
+    return {"exception": "crash", "message": _first_lines(longrepr_text[-600:]), "error": "a crash",
+            "got": "the process running it ended (an abort or a segfault, in TensorFlow or in your code, or the "
+                   "per-test backstop)"}
+
+
+def exit_status(grade, status):
+    """The run's exit status with --against: 1 if an attempted function fails, 0 if none does (also when
+    nothing is attempted yet and no test ran); pytest's own for an interrupted or broken run."""
+    return (0 if grade.passed else 1) if status in (0, 1, 5) else status
 
 
 def meta_from_nodeid(p, nodeid):
@@ -793,7 +827,7 @@ def describe_failure(exc, unit_names=()):
         if drawn:
             call = f"f({drawn.group('args')})"
     if call:
-        out["call"] = re.sub(rf"\b{PRIVATE}\.\w+\.", "", call)
+        out["call"] = re.sub(rf"\b(?:{PRIVATE}|tfimpl)\.\w+\.", "", call)
     m = _WORST.search(message)
     if m:
         out.update(got=hint_table.number_text(m.group("got")), expected=hint_table.number_text(m.group("expected")),
@@ -948,6 +982,7 @@ class Grade:
                     hints=[dict(id=h.id, text=h.text, source=source_text(h.source)) for h in self.hints(key)])
             out["functions"].append(entry)
         out["not_attempted"] = [k for k, u in self.plan.solution.units.items() if not u.attempted]
+        out["not_written"] = self.plan.solution.not_written()
         return out
 
     def text(self, markdown=False):
@@ -980,7 +1015,6 @@ _SYMBOL = {"pass": "pass", "FAIL": "FAIL", "n/a": "n/a", "not run": "-", "skip":
 def render(data, markdown=False):
     """The grade as terminal text (markdown=False) or Markdown."""
     lines = []
-    fence = "```" if markdown else None
     head = f"# Grade of {data['against']}" if markdown else f"grade of {data['against']}"
     verdict = "passed" if data["passed"] else "FAILED"
     lines += [head, "", f"{'**' if markdown else ''}{verdict}{'**' if markdown else ''}: " + summary(data), ""]
@@ -996,8 +1030,13 @@ def render(data, markdown=False):
         if markdown and f.get("notes"):
             lines.append("")
         table = _table(f["cells"], markdown)
-        if table:
-            lines += ([fence] if fence and not markdown else []) + table
+        if f["status"] == "passed":
+            ran = {c for c, rows in f["cells"].items() if any(v == "pass" for m in rows.values() for v in m.values())}
+            lines.append(("- " if markdown else "  ") + f"every case passed: {f['cases']['passed']} of "
+                         f"{f['cases']['total']} ({', '.join(c for c in CHECKS if c in ran) or 'no catalog check'}"
+                         + (f"; named tests {len(f['named'])}" if f.get("named") else "") + ")")
+        elif table:
+            lines += table
         named = f.get("named", [])
         if named:
             passed = sum(n["outcome"] == "passed" for n in named)
@@ -1024,12 +1063,14 @@ def render(data, markdown=False):
         for h in f.get("hints", []):
             lines.append(("\n- " if markdown else "  ") + f"hint: {h['text']} [{h['source']}]")
         lines.append("")
-    if data["not_attempted"]:
-        lines.append(("## " if markdown else "") + "not attempted")
-        if markdown:
+    for key, title in (("not_attempted", "not attempted (stubs that still raise NotImplementedError)"),
+                       ("not_written", "not written (tfimpl's kept, not graded)")):
+        if data.get(key):
+            lines.append(("## " if markdown else "") + title)
+            if markdown:
+                lines.append("")
+            lines.append(("" if markdown else "  ") + ", ".join(data[key]))
             lines.append("")
-        lines.append(("" if markdown else "  ") + ", ".join(data["not_attempted"]))
-        lines.append("")
     legend = ("cells: pass / FAIL per check x dtype x mode; n/a: " + NOT_APPLICABLE
               + "; n/att: not attempted; -: not run in this run")
     lines.append(legend)

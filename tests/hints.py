@@ -8,7 +8,8 @@ function (or for any function: "*") and its signature matches the function's fai
                         (NumPy: the mistake, written out) gives on the same call: closer to it
                         than a quarter of the learner's distance from the reference
     TestFails(test)     the named test fails (its message matching ``message``, if given)
-    TracedOnly()        no eager case fails and a traced mode (tf.function, XLA, a Session) does
+    TracedOnly()        no eager case fails, and every failure is an exception raised in a traced
+                        mode (tf.function, XLA, a Session)
     WrongDtype()        a case returns another dtype than its input's
     BadInputOnly()      only bad-input cases fail
 
@@ -67,7 +68,9 @@ class TestFails:
 @dataclass(frozen=True)
 class TracedOnly:
     def matches(self, failures, passed, match):
+        """Every failure is an exception in a traced mode (a value that is merely off is another story)."""
         return (bool(failures) and all(f.get("mode") in ("function", "xla", "graph") for f in failures)
+                and all(f.get("error") == "an exception" for f in failures)
                 and any(p.get("mode") == "eager" for p in passed))
 
 
