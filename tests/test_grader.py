@@ -88,7 +88,8 @@ def test_each_planted_mistake_fails_its_function_with_the_hint_that_names_it(tmp
         assert entry["status"] == "failed", (name, entry["status"])
         assert [h["id"] for h in entry["hints"]] == [hint], (name, entry["hints"], entry["first_failure"])
         first = entry["first_failure"]
-        assert first["call"].startswith(name.split(".")[1] + "("), (name, first)
+        short = name.split(".")[1]
+        assert first["call"].startswith((short + "(", short + "_vjp(")), (name, first)  # _vjp: a gradient case
         assert first.get("got") and first.get("error"), (name, first)
     for name in set(PLANTED) - {"losses.mean_squared_error"}:
         assert first_value_case(fns[name]), (name, fns[name]["first_failure"])
@@ -151,7 +152,9 @@ def test_a_correct_solution_in_a_learners_style_gets_full_marks_in_every_mode(tm
         for dtype, modes in entry["cells"][check].items():
             assert modes == dict.fromkeys(("eager", "function", "xla", "graph"), "pass"), (check, dtype, modes)
     assert entry["cells"]["bad input"]["all"] == dict.fromkeys(("eager", "function", "xla", "graph"), "pass")
-    assert len(entry["named"]) >= 5 and all(n["outcome"] == "passed" for n in entry["named"]), entry["named"]
+    named = {n["test"].split("[", 1)[0]: n["outcome"] for n in entry["named"]}
+    assert "tests/test_activations.py::test_softmax_outputs_are_positive_and_sum_to_one_along_the_axis" in named, named
+    assert set(named.values()) == {"passed"}, named
 
 
 # --- bad input ---------------------------------------------------------------------------------------
