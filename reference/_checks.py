@@ -46,6 +46,8 @@ MESSAGES = {
     "example_malformed": "not a serialised tf.train.Example: {what}",
     # transfer: the activation a pretrained network was saved with (.npz and .keras files record it)
     "activation_mismatch": "activation {given!r} does not match the pretrained network's activation {saved!r}",
+    # checkpoint: one value per step for every variable (save_averages_v1)
+    "same_length": "{name} must hold the same number of steps for every variable, got lengths {lengths}",
 }
 
 
@@ -137,6 +139,13 @@ def one_of(value, options, name):
 def pairs(params, name="params"):
     if not params or not all(len(p) == 2 for p in params):
         raise ValueError(message("pairs", name=name, value=params))
+
+
+def same_length(series, name):
+    """Every entry of the dict ``series`` holds as many values (steps) as the others."""
+    lengths = {key: len(np.asarray(value)) for key, value in series.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(message("same_length", name=name, lengths=lengths))
 
 
 def size_pair(size, name):

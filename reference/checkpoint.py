@@ -19,6 +19,7 @@ counterpart: see tfimpl/checkpoint.py.
 """
 import os
 
+import ml_dtypes
 import numpy as np
 
 from reference import _checks as check
@@ -117,8 +118,10 @@ def restore_v1(path, variables, names=None):
 def save_averages_v1(path, values, decay):
     """The book's moving-average checkpoint: for each name, the variable takes values[name][0],
     values[name][1], ... and its shadow follows (moving_average.ema); save the last value under
-    ``name`` and the shadow under ``name/ExponentialMovingAverage``. Returns ``path``."""
+    ``name`` and the shadow under ``name/ExponentialMovingAverage``. Returns ``path``.
+    Bad input: series of different lengths (every variable takes one value per step)."""
     check.in_unit_interval(decay=decay)
+    check.same_length(values, "values")
     arrays = {}
     for name, series in values.items():
         series = np.asarray(series)
@@ -160,7 +163,6 @@ def _read(path):
     # records, |V2; TensorFlow has no void dtype, so a V2 array can only be a bfloat16 one
     for key, a in arrays.items():
         if a.dtype == np.dtype("V2"):
-            import ml_dtypes  # NumPy's bfloat16 (TensorFlow's too); needed only for such a file
             arrays[key] = a.view(ml_dtypes.bfloat16)
     return arrays
 

@@ -1,7 +1,10 @@
-"""Synchronous data parallelism (the book's ch10): split the batch, one gradient per replica,
-combine them, one update. The network and its gradient are reference/nn.py's.
+"""Synchronous data parallelism (the book's 12.3 [1st ed.: 10.3]): split the batch, one gradient
+per replica, combine them, one update. The network and its gradient are reference/nn.py's.
 
-Two ways to combine, and when they equal the full-batch step:
+The book's multi-GPU program as printed does not split anything: it calls get_input() once and
+gives the same batch to every tower, so the towers' gradients are equal and the step is a
+one-device step on one batch (book_multi_gpu_v1). Two ways to combine sliced towers, and when they
+equal the full-batch step:
 
     the book's towers (TF1)   each tower minimises the MEAN loss of its slice; average_gradients
                               takes the mean of the tower gradients:
@@ -71,12 +74,35 @@ def data_parallel_step(x, labels, params, learning_rate, replicas, activation="r
 
 
 def data_parallel_step_v1(x, labels, params, learning_rate, replicas, activation="relu"):
-    """One synchronous step the book's way: params - lr * average_gradients(tower gradients).
-    Equals the full-batch step only when every tower's slice has the same number of rows.
-    Mirrors the TF1 towers (one tf.device('/cpu:k') per tower) run in a Session."""
+    """One synchronous step with the book's towers and average_gradients, each tower given its own
+    slice of the batch (the corrected program: the book gives every tower the same batch, see
+    book_multi_gpu_v1): params - lr * average_gradients(tower gradients). Equals the full-batch
+    step only when every tower's slice has the same number of rows. Mirrors the TF1 towers (one
+    tf.device('/cpu:k') per tower) run in a Session."""
     check.positive(learning_rate=learning_rate)
     return nn.gradient_descent_step(params, average_gradients(tower_gradients(x, labels, params, replicas, activation)),
                                     learning_rate)
+
+
+def book_multi_gpu_v1(x, labels, params, learning_rate, replicas, batch_size, steps, activation="relu"):
+    """The book's multi-GPU program as printed (1.4.0/Chapter12/2. 多GPU并行.py; 0.12.1/Chapter10):
+    x, y_ = get_input() once (line 103), then every one of the ``replicas`` towers computes the
+    gradient of the mean loss on that same x, y_ (lines 115-124), average_gradients, one
+    apply_gradients. Each step reads the next batch of ``batch_size`` rows of x (the last one
+    shorter if the rows run out), whatever ``replicas`` is. The towers' gradients are
+    all the batch's gradient, their average is it, and the step is nn.gradient_descent_step on one
+    batch. Returns (params after ``steps`` steps, the last step's tower gradients: one
+    [(dw, db) per layer] list per tower)."""
+    check.positive(learning_rate=learning_rate, replicas=replicas, batch_size=batch_size, steps=steps)
+    x, labels = np.asarray(x), np.asarray(labels)
+    if steps > -(-len(x) // batch_size):
+        raise ValueError(f"{len(x)} rows make {-(-len(x) // batch_size)} batches of {batch_size}: step "
+                         f"{-(-len(x) // batch_size) + 1} reads past the end (TF: OutOfRangeError)")
+    for k in range(steps):
+        rows = slice(k * batch_size, (k + 1) * batch_size)
+        towers = [nn.mlp_gradients(x[rows], labels[rows], params, activation)[1] for _ in range(replicas)]
+        params = nn.gradient_descent_step(params, average_gradients(towers), learning_rate)
+    return params, towers
 
 
 def keras_fit_step(x, labels, params, learning_rate, replicas, activation="relu"):

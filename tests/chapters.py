@@ -104,6 +104,21 @@ def modules_of(prefix):
     return tuple(out)
 
 
+def claimed(where):
+    """The entries a claim marker's ``where`` names (tests/claims.py): "ch4.2" -> 4.2.1 and 4.2.2,
+    "ch4.2.1" -> 4.2.1, "ch8.2" -> 8 (a section of an entry the map keeps whole); a chapter the second
+    edition does not have is read as the first edition's ("ch10" -> 12.1, 12.3, 12.4). A page ("p78"),
+    "snippet" or anything else names none: this map knows no pages."""
+    text = str(where).strip().lower()
+    if not text.startswith("ch") or not normalise(text).replace(".", "").isdigit():
+        return ()
+    number = normalise(text)
+    found = tuple(c for c in CHAPTERS if c.within(number) or number.startswith(c.number + "."))
+    return found or tuple(c for c in CHAPTERS if c.first_edition and (
+        c.first_edition == number or c.first_edition.startswith(number + ".")
+        or number.startswith(c.first_edition + ".")))
+
+
 def primary_chapter(module):
     """The entry that lists ``module`` in its ``modules``, or None for a module the book map
     does not know."""

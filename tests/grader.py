@@ -1000,7 +1000,8 @@ def source_text(source):
     if kind == "claim":
         fact = _facts(where.partition("::")[0]).get(where)
         if fact is not None and fact.claim is not None:
-            return f"{fact.claim[0]}: \"{fact.claim[1]}\" ({where})"
+            c = fact.claim
+            return f"{c.source}, {c.reference}: \"{c.statement}\" ({where})"
     if kind == "pitfall":
         return f"README, Pitfalls for learners, {where}"
     return source

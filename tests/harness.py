@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 
 import numpy as np
 import tensorflow as tf
 
+from tests import timing
 from tests.catalog.concept import MODES, TF_REJECTIONS, XLA_ACCEPTS, Sample, Tol, call_text
 from tests.devices import tf_device
 from tests.machine import kernel_path
@@ -54,10 +56,14 @@ def run(fn, sample: Sample, mode="eager", device="cpu"):
     arrays: the one call the tests, the benchmarks and the docs use to run a function.
     Modes:""" + MODES_DOC
     arrays = tuple(x for a in sample.args for x in fed(a))
-    call = runner(fn, sample, mode, device)
-    with tf.device(tf_device(device)):
-        out = call(*(tf.constant(a) for a in arrays) if mode == "eager" else arrays)
-    return tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), out)
+    start, call = time.perf_counter(), None
+    try:
+        call = runner(fn, sample, mode, device)
+        with tf.device(tf_device(device)):
+            out = call(*(tf.constant(a) for a in arrays) if mode == "eager" else arrays)
+        return tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else np.asarray(t), out)
+    finally:  # pytest --profile-time: compiling or running (tests/timing.py)
+        timing.note_call(call, mode, arrays, time.perf_counter() - start)
 
 
 def runner(fn, sample: Sample, mode="eager", device="cpu"):
@@ -233,6 +239,7 @@ def check_values(concept, sample, dtype, mode, device="cpu"):
 
 
 def _judge_values(concept, s, actual, dtype, mode, device):
+    timing.note_input(concept.name, dtype, mode, s.args, s.kwargs)  # pytest --profile-time
     expected, ctx = reference(concept.ref, s), context(concept.name, "value", dtype, mode, concept.tf, s, device)
     tol = concept.tol[dtype]
     fact = kernel_fact(concept, s.id, dtype, mode, device)
@@ -278,14 +285,22 @@ def check_gradient(concept, sample, dy, dtype, mode, device="cpu"):
     return _judge_gradient(concept, sd, run(_dy_last(concept.tf_vjp), sd, mode, device), dtype, mode, device)
 
 
-def check_values_and_gradient(concept, sample, dy, dtype, mode, device="cpu"):
+def check_values_and_gradient(concept, sample, dy, dtype, mode, device="cpu", judge=("value", "gradient")):
     """check_values and check_gradient from one TF function returning both, so XLA
-    compiles once per shape instead of twice."""
+    compiles once per shape instead of twice. ``judge`` names what is compared: the
+    generic tests call the same compiled function for a value check alone (test_agreement)
+    and for a gradient check alone (test_gradient_matches_reference); None for the other."""
     sd = _with_cotangent(sample, dy, dtype)
     value, grads = run(_value_and_vjp(concept.tf, concept.tf_vjp), sd, mode, device)
     s = Sample(sd.args[:-1], sd.kwargs, sd.id)
-    return (_judge_values(concept, s, value, dtype, mode, device),
-            _judge_gradient(concept, sd, grads, dtype, mode, device))
+    return (_judge_values(concept, s, value, dtype, mode, device) if "value" in judge else None,
+            _judge_gradient(concept, sd, grads, dtype, mode, device) if "gradient" in judge else None)
+
+
+def run_value_and_gradient(concept, sample, dy, dtype, mode, device="cpu"):
+    """(value, gradients) of ``concept``'s TF function and its vjp with upstream gradient ``dy``
+    on ``sample`` cast to ``dtype``: the one compiled function check_values_and_gradient judges."""
+    return run(_value_and_vjp(concept.tf, concept.tf_vjp), _with_cotangent(sample, dy, dtype), mode, device)
 
 
 def _with_cotangent(sample, dy, dtype):
@@ -296,6 +311,7 @@ def _with_cotangent(sample, dy, dtype):
 
 
 def _judge_gradient(concept, sd, actual, dtype, mode, device):
+    timing.note_input(concept.name, dtype, mode, sd.args[:-1], sd.kwargs)  # pytest --profile-time
     expected = as_tuple(reference(_dy_last(concept.ref_vjp), sd))
     return assert_agree(as_tuple(actual), expected, dtype, (concept.grad_tol or concept.tol)[dtype],
                         context(concept.name, "gradient", dtype, mode, concept.tf_vjp, sd, device),

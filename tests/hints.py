@@ -250,7 +250,8 @@ HINTS = (
     Hint("xent-fed-probabilities", "losses.softmax_cross_entropy_with_logits",
          "the cross-entropy was fed probabilities: tf.nn.softmax_cross_entropy_with_logits applies softmax "
          "itself, so give it the logits (softmax twice pulls every loss towards log(classes)), ch4.2.1",
-         "claim tests/test_losses.py::test_feeding_probabilities_to_the_logits_op_gives_a_different_wrong_loss",
+         "claim tests/test_losses.py::"
+         "test_the_books_logits_form_is_the_cross_entropy_and_softmax_output_fed_to_it_is_softmaxed_twice",
          Gives(fed_probabilities)),
     Hint("sparse-xent-fed-probabilities", "losses.sparse_softmax_cross_entropy_with_logits",
          "the cross-entropy was fed probabilities: tf.nn.sparse_softmax_cross_entropy_with_logits applies "

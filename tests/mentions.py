@@ -33,8 +33,8 @@ class Fact:
     """Its pytest id: tests/test_x.py::test_y."""
     sentence: str
     doc: str
-    claim: tuple | None
-    """(where, statement, verdict, correction)."""
+    claim: claims.Claim | None
+    """The test's claim marker, parsed (tests/claims.py): source, where, statement, verdict, ..."""
     mentions: dict = field(default_factory=dict)
     """(module, name) -> {"sides": {"reference", "tfimpl"}, "via": {helper names}}; empty "via":
     the test's own source names it."""

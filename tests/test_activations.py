@@ -21,7 +21,8 @@ def batches(bound=30.0):
 
 
 @given(batches())
-@pytest.mark.claim("ch4.2.1", "softmax turns a layer's outputs into a probability distribution: positive, summing to 1")
+@pytest.mark.claim("ch4.2.1", "softmax turns a layer's outputs into a probability distribution: positive, summing to 1",
+                   source="book")
 def test_softmax_outputs_are_positive_and_sum_to_one_along_the_axis(x):
     for name, p in (("reference", R.softmax(x)), ("tf", T.softmax(x).numpy())):
         assert np.all(p >= 0), f"{name} softmax({x.tolist()}) has a negative entry: {p.tolist()}"
@@ -60,7 +61,8 @@ def log_softmax_bound(x, dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @given(x=batches(), c=strategies.floats(1e3))
-@pytest.mark.claim("ch4.2.1", "softmax depends only on the differences between its inputs: softmax(x + c) = softmax(x)")
+@pytest.mark.claim("ch4.2.1", "softmax depends only on the differences between its inputs: softmax(x + c) = softmax(x)",
+                   source="book")
 def test_softmax_is_shift_invariant(dtype, x, c):
     """softmax(x + c) == softmax(x): the max shift inside softmax relies on exactly this.
     float16/bfloat16 are left out: rounding x + c (|c| <= 1e3) to them moves a logit by up to
@@ -87,8 +89,8 @@ def test_softmax_is_shift_invariant(dtype, x, c):
 
 
 def test_a_shift_invariant_but_wrong_softmax_fails_the_shift_invariance_claim(monkeypatch):
-    """Finding 7: the named tests compared TF with TF. A softmax at temperature 1.01 is shift
-    invariant and sums to 1, so that check passed it; routed through the reference, it fails."""
+    """A softmax at temperature 1.01 is shift invariant and sums to 1, so a check of TF against TF
+    would pass it; the shift-invariance test goes through the reference, and fails it."""
     real = T.softmax
     monkeypatch.setattr(T, "softmax", lambda logits, axis=-1: real(logits / 1.01, axis=axis))
     with pytest.raises(AssertionError):
@@ -97,7 +99,7 @@ def test_a_shift_invariant_but_wrong_softmax_fails_the_shift_invariance_claim(mo
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float64"])
 @given(x=batches(bound=10.0))
-@pytest.mark.claim("ch4.2.1", "the cross-entropy of a softmax output takes the log of its probabilities")
+@pytest.mark.claim("ch4.2.1", "the cross-entropy of a softmax output takes the log of its probabilities", source="book")
 def test_log_softmax_equals_log_of_softmax_where_softmax_does_not_underflow(dtype, x):
     """With |logits| <= 10 every probability is >= exp(-20) / 5 = 4e-10, far from underflow in
     bfloat16, float32 and float64 (float16's smallest subnormal is 6e-8: left out)."""
@@ -122,7 +124,8 @@ def test_log_softmax_equals_log_of_softmax_where_softmax_does_not_underflow(dtyp
 
 
 @pytest.mark.claim("ch4.2.1", "the cross-entropy of a softmax output takes the log of its probabilities",
-                   verdict="corrected", correction="take log_softmax, not log(softmax): it stays finite where softmax underflows to 0")
+                   source="book", verdict="corrected",
+                   correction="take log_softmax, not log(softmax): it stays finite where softmax underflows to 0")
 def test_log_softmax_stays_finite_where_softmax_underflows():
     """softmax([0, -200]) in float32 is [1, 0] (exp(-200) = 1e-87 underflows), so
     log(softmax) gives -inf; log_softmax gives the exact -200."""
@@ -150,7 +153,7 @@ def dot_bound(dtype, terms, n):
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
-@pytest.mark.claim("ch4.1", "without an activation function any number of layers is still one linear model")
+@pytest.mark.claim("ch4.1", "without an activation function any number of layers is still one linear model", source="book")
 def test_stacked_linear_layers_without_an_activation_collapse_to_one_linear_layer(dtype):
     """(x W1 + b1) W2 + b2 == x (W1 W2) + (b1 W2 + b2): depth buys nothing without a
     nonlinearity. With relu between the layers no single linear layer matches."""
@@ -182,7 +185,7 @@ def test_stacked_linear_layers_without_an_activation_collapse_to_one_linear_laye
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
-@pytest.mark.claim("ch4.1", "a bias is a weight on an input that is always 1")
+@pytest.mark.claim("ch4.1", "a bias is a weight on an input that is always 1", source="book")
 def test_a_bias_is_a_constant_one_input_column(dtype):
     """x W + b == [x, 1] [W; b]: the bias is the weight of an input that is always 1."""
     rng = np.random.default_rng(1)

@@ -2,6 +2,13 @@
 
 Each test id names the concept, dtype and mode, e.g. test_agreement[softmax-float32-xla];
 GPU twins end in -gpu and are collected only where a GPU is visible (tests/devices.py).
+
+What a cell costs: where an entry has a gradient, test_agreement, test_gradient_matches_reference
+and the gradient edges call one compiled function returning value and gradient, each judging its
+part (eagerly nothing is compiled, so test_agreement runs the value alone there); an entry's tests
+of one dtype run in one xdist worker (conftest.py's scheduler), and the strategies draw their
+shapes from a few per concept, so under XLA (one compile per concrete shape) a cell compiles once
+per shape and function, and the drawn values vary inside them.
 """
 import numpy as np
 import pytest
@@ -43,7 +50,11 @@ def test_agreement(concept, dtype, mode, device, data):
     sample = data.draw(concept.strategy(), label="sample")
     for region in strategies.regions(sample):
         event(region)
-    harness.check_values(concept, sample, dtype, mode, device)
+    if concept.tf_vjp and mode != "eager":  # the function test_gradient_matches_reference compiles: one compile
+        dy = fixed_cotangent(harness.reference(concept.ref, harness.cast(sample, dtype)))
+        harness.check_values_and_gradient(concept, sample, dy, dtype, mode, device, judge=("value",))
+    else:
+        harness.check_values(concept, sample, dtype, mode, device)
 
 
 @pytest.mark.parametrize("concept,dtype,mode,device", matrix(CATALOG))
@@ -54,7 +65,8 @@ def test_edge_cases(concept, dtype, mode, device):
     assert concept.edges, f"{concept.name} pins no edge cases"
     for sample in concept.edges:
         if concept.tf_vjp and sample.id in concept.grad_edge_ids:
-            dy = fixed_cotangent(harness.reference(concept.ref, harness.cast(sample, dtype)))
+            dy = sample.dy if sample.dy is not None else fixed_cotangent(
+                harness.reference(concept.ref, harness.cast(sample, dtype)))
             harness.check_values_and_gradient(concept, sample, dy, dtype, mode, device)
         else:
             harness.check_values(concept, sample, dtype, mode, device)
@@ -63,10 +75,17 @@ def test_edge_cases(concept, dtype, mode, device):
 @pytest.mark.parametrize("concept,dtype,mode,device", matrix(CATALOG))
 def test_deterministic(concept, dtype, mode, device):
     """The same input gives bitwise-identical TF results twice in a row (on the largest
-    edge case: a fixed shape, so at most one more XLA compile)."""
+    edge case: a fixed shape, so at most one more XLA compile). In a compiled mode, where
+    that edge's gradient is checked, value and gradient from the function test_edge_cases
+    compiled for it (no compile at all); eagerly, where nothing is compiled, the value."""
     concept = BY_NAME[concept]
-    sample = harness.cast(max(concept.edges, key=lambda s: sum(np.size(a) for a in s.args)), dtype)
-    first, second = (tf.nest.flatten(harness.run(concept.tf, sample, mode, device)) for _ in range(2))
+    edge = max(concept.edges, key=lambda s: sum(np.size(a) for a in s.args))
+    if concept.tf_vjp and edge.id in concept.grad_edge_ids and mode != "eager":
+        dy = fixed_cotangent(harness.reference(concept.ref, harness.cast(edge, dtype)))
+        outputs = (harness.run_value_and_gradient(concept, edge, dy, dtype, mode, device) for _ in range(2))
+    else:
+        outputs = (harness.run(concept.tf, harness.cast(edge, dtype), mode, device) for _ in range(2))
+    first, second = (tf.nest.flatten(o) for o in outputs)
     for a, b in zip(first, second):
         assert a.tobytes() == b.tobytes(), f"{concept.name} [{dtype}, {mode}] differs between two identical calls"
 
@@ -80,7 +99,7 @@ def test_gradient_matches_reference(concept, dtype, mode, device, data):
     concept = BY_NAME[concept]
     sample = data.draw(concept.strategy(), label="sample")
     dy = cotangent(data, harness.reference(concept.ref, harness.cast(sample, dtype)))
-    harness.check_gradient(concept, sample, dy, dtype, mode, device)
+    harness.check_values_and_gradient(concept, sample, dy, dtype, mode, device, judge=("gradient",))
 
 
 @pytest.mark.parametrize("concept", [c.name for c in CATALOG if c.tf_vjp])

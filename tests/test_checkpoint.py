@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import reference.checkpoint as R
 import tfimpl.checkpoint as T
+from tests import trajectory
 
 DATA = ".data-00000-of-00001"
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -63,11 +64,13 @@ def numpy_of(variables):
 
 @pytest.mark.claim("ch5.4", "saver.save(sess, 'model.ckpt') writes three files: model.ckpt.meta (the graph's "
                             "structure), model.ckpt (the variables' values) and checkpoint (the list of the "
-                            "directory's model files)",
-                   verdict="corrected", correction="four since the V2 format (TF 0.12): the values are "
-                   "model.ckpt.index (each key's dtype, shape, offset and CRC-32C) and "
-                   "model.ckpt.data-00000-of-00001 (the bytes); no file is named model.ckpt. TF2's "
-                   "Checkpoint.write writes only the index and the data")
+                            "directory's model files)", source="book", code="1.4.0/Chapter05/4.1. ckpt文件保存方法.ipynb, cell 2 (the save)",
+                   verdict="wrong",
+                   correction="three was the V1 format's count (TF 0.11 and before); the V2 format, TF's default "
+                              "since 0.12 (its release notes) and so in the book's TF 1.4, writes four: "
+                              "model.ckpt.index (each key's dtype, shape, offset and CRC-32C), "
+                              "model.ckpt.data-00000-of-00001 (the bytes), model.ckpt.meta and checkpoint; no file "
+                              "is named model.ckpt. TF2's Checkpoint.write writes only the index and the data")
 def test_saver_writes_an_index_a_data_shard_the_meta_graph_and_the_checkpoint_list(tmp_path):
     path = T.save_v1(tmp_path / "model.ckpt", {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)})
     assert path == str(tmp_path / "model.ckpt")
@@ -82,7 +85,7 @@ def test_saver_writes_an_index_a_data_shard_the_meta_graph_and_the_checkpoint_li
 
 
 @pytest.mark.claim("ch5.4", "saver.restore(sess, path) in a program that defines the same variables loads their "
-                            "saved values")
+                            "saved values", source="book", code="1.4.0/Chapter05/4.1. ckpt文件保存方法.ipynb, cell 4")
 def test_saver_restore_into_a_fresh_graph_is_bitwise_for_every_dtype(tmp_path):
     saved = every_kind_of_value()
     path = T.save_v1(tmp_path / "model.ckpt", saved)
@@ -93,7 +96,7 @@ def test_saver_restore_into_a_fresh_graph_is_bitwise_for_every_dtype(tmp_path):
 
 
 @pytest.mark.claim("ch5.4", "tf.train.NewCheckpointReader(path) lists every saved variable's name and shape "
-                            "(v1 [1], v2 [1]) and get_tensor('v1') returns its value, [1.]")
+                            "(v1 [1], v2 [1]) and get_tensor('v1') returns its value, [1.]", source="book")
 def test_the_checkpoint_reader_lists_the_names_and_shapes_of_the_numpy_arrays_and_returns_them_bitwise(tmp_path):
     book = T.save_v1(tmp_path / "book.ckpt", {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)})
     reader = tf.compat.v1.train.NewCheckpointReader(book)  # the book's form
@@ -110,7 +113,7 @@ def test_the_checkpoint_reader_lists_the_names_and_shapes_of_the_numpy_arrays_an
 
 @pytest.mark.claim("ch5.4", "restoring into variables named differently fails, the saved names are not found; "
                             "tf.train.Saver({'v1': other_v1, 'v2': other_v2}) loads each saved name into the "
-                            "variable given")
+                            "variable given", source="book", code="1.4.0/Chapter05/4.1. ckpt文件保存方法.ipynb, cell 8")
 def test_saver_finds_variables_by_name_and_a_dict_maps_saved_names_to_other_variables(tmp_path):
     saved = {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)}
     path, ref_path = T.save_v1(tmp_path / "model.ckpt", saved), R.save_v1(tmp_path / "model.npz", saved)
@@ -128,7 +131,7 @@ def test_saver_finds_variables_by_name_and_a_dict_maps_saved_names_to_other_vari
 
 
 @pytest.mark.claim("ch5.4", "tf.train.import_meta_graph loads the saved graph without defining it again, and "
-                            "get_tensor_by_name('add:0') evaluates to [3.]")
+                            "get_tensor_by_name('add:0') evaluates to [3.]", source="book", code="1.4.0/Chapter05/4.1. ckpt文件保存方法.ipynb, cell 6")
 def test_import_meta_graph_restores_the_graph_and_add_0_evaluates_to_the_sum(tmp_path):
     book = T.save_sum_v1(tmp_path / "book.ckpt", {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)})
     assert_bitwise(T.import_meta_graph_v1(book, "add:0"), np.array([3.0], np.float32), "the book's add:0")
@@ -192,7 +195,8 @@ def test_checkpoint_manager_keeps_the_last_max_to_keep_checkpoints_and_deletes_t
 
 
 @pytest.mark.claim("ch5.4", "the book's moving-average program (v = 0, ExponentialMovingAverage(0.99), v = 10, "
-                            "one update) saves v = 10.0 and its shadow v/ExponentialMovingAverage = 0.099999905")
+                            "one update) saves v = 10.0 and its shadow v/ExponentialMovingAverage = 0.099999905",
+                   source="book", code="1.4.0/Chapter05/4.2.1 滑动平均类的保存.ipynb, cell 4 (prints [10.0, 0.099999905])")
 def test_the_moving_average_checkpoint_holds_10_and_the_shadow_0_099999905(tmp_path):
     values = {"v": np.array([0.0, 10.0], np.float32)}
     saved = T.load_checkpoint(T.save_averages_v1(tmp_path / "model.ckpt", values, 0.99))
@@ -206,10 +210,11 @@ def test_the_moving_average_checkpoint_holds_10_and_the_shadow_0_099999905(tmp_p
 
 
 @pytest.mark.claim("ch5.4", "tf.train.Saver({'v/ExponentialMovingAverage': v}) loads the saved shadow into v, "
-                            "and ema.variables_to_restore() builds that dict, {'v/ExponentialMovingAverage': v}")
+                            "and ema.variables_to_restore() builds that dict, {'v/ExponentialMovingAverage': v}",
+                   source="book", code="1.4.0/Chapter05/4.2.2 variables_to_restore函数的使用样例.ipynb, cell 0")
 def test_a_renaming_restore_loads_the_moving_average_shadow_into_the_variable(tmp_path):
     rng = np.random.default_rng(3)
-    values = {"v": np.array([0.0, 10.0], np.float32), "w": rng.standard_normal((4, 2, 3)).astype(np.float32)}
+    values = {"v": np.array([0.0, 10.0], np.float32), "w": rng.standard_normal((2, 2, 3)).astype(np.float32)}
     path = T.save_averages_v1(tmp_path / "model.ckpt", values, 0.99)
     ref_path = R.save_averages_v1(tmp_path / "model.npz", values, 0.99)
     shadows = {name: T.load_checkpoint(path)[name + "/ExponentialMovingAverage"] for name in values}
@@ -229,10 +234,82 @@ def test_a_renaming_restore_loads_the_moving_average_shadow_into_the_variable(tm
         assert ema.variables_to_restore() == {"v/ExponentialMovingAverage": v}
 
 
+AVERAGED = {"v": np.array([0.0, 10.0, 10.0, 4.0, -2.5, 7.0], np.float32),
+            "layer1/w": np.random.default_rng(6).standard_normal((6, 2, 3)).astype(np.float32)}
+"""Each variable's value at each step: the book's 0 then 10, and a (2, 3) weight, five updates."""
+
+
+def check_averaged_checkpoints(folder, values, decay):
+    """The averages checkpointed after every step: for k = 1, 2, ..., each side's save_averages_v1 of
+    the first k + 1 values. In each TF checkpoint the variable is bitwise its last value, and the
+    shadow is the reference checkpoint's within the drift bound of k float32 updates
+    (trajectory.ema_bounds: the reference's shadow moved by TF's known float32-decay drift, each
+    update's roundings carried by the later updates' factors); restore_averages_v1 loads exactly the
+    saved shadow into the variable on each side. Returns the largest share of a bound used."""
+    steps = len(next(iter(values.values()))) - 1
+    tf_saved, ref_saved, used = [], [], 0.0
+    for k in range(1, steps + 1):
+        prefix = {name: series[:k + 1] for name, series in values.items()}
+        tf_path = T.save_averages_v1(folder / f"model-{k}.ckpt", prefix, decay)
+        ref_path = R.save_averages_v1(folder / f"model-{k}.npz", prefix, decay)
+        tf_saved.append(T.load_checkpoint(tf_path))
+        ref_saved.append(R.load_checkpoint(ref_path))
+        start = {name: np.zeros_like(series[0]) for name, series in values.items()}
+        restored = T.restore_averages_v1(tf_path, dict(start)), R.restore_averages_v1(ref_path, dict(start))
+        for name, series in values.items():
+            shadow = name + "/ExponentialMovingAverage"
+            for side, saved, back in zip(("TF", "reference"), (tf_saved[-1], ref_saved[-1]), restored):
+                assert_bitwise(saved[name], series[k], f"{side} step {k}: {name}")
+                assert_bitwise(back[name], saved[shadow], f"{side} step {k}: {name} restored")
+    for name, series in values.items():
+        shadow = name + "/ExponentialMovingAverage"
+        expected = [saved[shadow] for saved in ref_saved]
+        centres, bounds = trajectory.ema_bounds(series, decay, None, expected, "float32")
+        used = max(used, trajectory.assert_drift_within([saved[shadow] for saved in tf_saved], centres, bounds,
+                                                        f"save_averages_v1, {name}'s shadow, decay {decay}"))
+    return used
+
+
+@pytest.mark.parametrize("decay", [0.99, 0.5])
+def test_the_averages_checkpointed_after_every_step_are_the_reference_shadows(tmp_path, decay):
+    """save_averages_v1 / restore_averages_v1 after 1, 2, ..., 5 updates, on both sides: the book's
+    decay and a fast one. The book's program makes one update, whose shadow cannot tell an update per
+    step from one update after the loop; five can."""
+    check_averaged_checkpoints(tmp_path, AVERAGED, decay)
+
+
+def test_averages_updated_once_after_the_loop_fail_the_per_step_check(tmp_path, monkeypatch):
+    """Planted (the issue's): save_averages_v1 assigns every value, then maintains the averages once
+    after the loop instead of once per step: the shadow is d s_0 + (1 - d) v_last, which is right
+    after one step (the book's example) and wrong from the second on."""
+    real = T.save_averages_v1
+
+    def once_after_the_loop(path, values, decay):
+        return real(path, {name: np.asarray(series)[[0, -1]] for name, series in values.items()}, decay)
+    monkeypatch.setattr(T, "save_averages_v1", once_after_the_loop)
+    values = {name: series[:3] for name, series in AVERAGED.items()}
+    with pytest.raises(AssertionError, match=r"after step 2, .* off the derived bound"):
+        check_averaged_checkpoints(tmp_path, values, 0.5)
+
+
+@pytest.mark.parametrize("side", ["reference", "tf"])
+def test_series_of_different_lengths_are_rejected_on_both_sides(tmp_path, side):
+    """Every variable takes one value per step. TF's loop ran as many steps as the first series had
+    and the reference each series to its own end: (v: 2 steps, w: 4) saved w's second value in one
+    and its fourth in the other. Both now refuse, with one message."""
+    save = R.save_averages_v1 if side == "reference" else T.save_averages_v1
+    values = {"v": np.zeros(2, np.float32), "w": np.zeros((4, 3), np.float32)}
+    with pytest.raises(ValueError, match=r"^values must hold the same number of steps for every variable, "
+                                         r"got lengths \{'v': 2, 'w': 4\}$"):
+        save(tmp_path / "model.ckpt", values, 0.99)
+
+
 # --- freezing ------------------------------------------------------------------------------------
 
 @pytest.mark.claim("ch5.4", "graph_util.convert_variables_to_constants stores the variables as constants in the "
-                            "GraphDef; the frozen graph, imported, evaluates add:0 to [3.]")
+                            "GraphDef; the frozen graph, imported, evaluates add:0 to [3.]", source="book",
+                   code="1.4.0/Chapter05/4.3. pb文件保存方法.ipynb, cells 1 and 3 (convert_variables_to_constants(sess, graph_def, "
+                        "['add']), import_graph_def(..., return_elements=['add:0']))")
 def test_a_frozen_graph_evaluates_as_the_live_graph_and_holds_no_variable_ops(tmp_path):
     book = T.save_sum_v1(tmp_path / "book.ckpt", {"v1": np.array([1.0], np.float32), "v2": np.array([2.0], np.float32)})
     T.freeze_v1(book, ["add"], tmp_path / "combined_model.pb")

@@ -13,7 +13,8 @@ import tfimpl.graph as G
 
 
 @pytest.mark.claim("ch3.1", "a variable v in graph g1 and another v in graph g2 do not share: initialised with "
-                            "zeros in g1 and ones in g2, g1's Session reads [0.] and g2's reads [1.]")
+                            "zeros in g1 and ones in g2, g1's Session reads [0.] and g2's reads [1.]",
+                   source="book", code="1.4.0/Chapter03/1. 图，张量及会话.ipynb, cell 1 (prints [ 0.] and [ 1.])")
 def test_two_graphs_each_hold_their_own_v_and_a_session_reads_only_its_graph():
     in_g1, in_g2 = G.variables_in_two_graphs_v1()
     np.testing.assert_array_equal(in_g1, np.zeros(1, np.float32))
@@ -30,10 +31,35 @@ def test_two_graphs_each_hold_their_own_v_and_a_session_reads_only_its_graph():
             sess.run(v2)  # g2's variable, fetched in g1's Session
 
 
-@pytest.mark.claim("ch3.1", "in TF2 a variable is a Python object: two variables named v held by two objects do "
-                            "not share", verdict="corrected",
-                   correction="TF2 has no graphs to manage: the name is a label, not a key; each tf.Module reads "
-                              "its own v")
+@pytest.mark.claim("ch3.1", "graphs keep their tensors and operations apart: which v a program gets is decided by the "
+                            "Graph object it builds in or hands the Session, not by the name v", source="book",
+                   code="1.4.0/Chapter03/1. 图，张量及会话.ipynb, cell 1 (tf.Session(graph=g1), tf.Session(graph=g2))")
+def test_the_graph_object_is_the_key_so_the_name_v_finds_nothing_in_a_third_graph():
+    """Two graphs hold a variable named v each (both 'v:0'); a third graph, given no v, finds none by
+    that name (get_variable with reuse=True raises), and the default graph outside every block is
+    none of the three. A graph has no name to look it up by: the object is the handle."""
+    graphs = [tf.Graph() for _ in range(3)]
+    for graph, init in zip(graphs[:2], (tf.compat.v1.zeros_initializer(), tf.compat.v1.ones_initializer())):
+        with graph.as_default():
+            tf.compat.v1.get_variable("v", shape=[1], initializer=init)
+    variables = [g.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES) for g in graphs]
+    assert [[v.name for v in vs] for vs in variables] == [["v:0"], ["v:0"], []]
+    with graphs[2].as_default(), tf.compat.v1.variable_scope("", reuse=True):
+        with pytest.raises(ValueError, match="Variable v does not exist"):
+            tf.compat.v1.get_variable("v", shape=[1])
+    assert all(tf.compat.v1.get_default_graph() is not g for g in graphs)
+    assert not hasattr(tf.Graph(), "name")
+    read = []
+    for graph, (v,) in zip(graphs[:2], variables[:2]):
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            read.append(sess.run(v))
+    np.testing.assert_array_equal(read, [[0.0], [1.0]])
+
+
+@pytest.mark.claim("ch3.1", "TF2 has no graphs to manage: a variable is a Python object, and two variables named v "
+                            "held by two tf.Modules are two variables; the name is a label, not a key, and each "
+                            "module reads its own v", source="port")
 def test_tf2_two_variables_named_v_in_two_modules_are_separate():
     first, second = G.variables_in_two_modules()
     np.testing.assert_array_equal(first, np.zeros(1, np.float32))
@@ -45,7 +71,8 @@ def test_tf2_two_variables_named_v_in_two_modules_are_separate():
 # --- tensors (ch3.2) -------------------------------------------------------------------
 
 @pytest.mark.claim("ch3.2", "a tensor holds no numbers, only how to compute them: print(result) shows "
-                            "Tensor(\"add:0\", shape=(2,), dtype=float32), its name, shape and type")
+                            "Tensor(\"add:0\", shape=(2,), dtype=float32), its name, shape and type",
+                   source="book", code="1.4.0/Chapter03/1. 图，张量及会话.ipynb, cell 3")
 def test_a_graph_tensor_prints_as_node_colon_output_index_with_shape_and_dtype():
     graph, result = G.add_v1([1.0, 2.0], [2.0, 3.0])
     assert str(result) == 'Tensor("add:0", shape=(2,), dtype=float32)'
@@ -67,9 +94,9 @@ def test_the_second_output_of_a_multi_output_op_is_index_1():
     assert unique.idx is unique.y.op.outputs[1] and unique.idx.value_index == 1
 
 
-@pytest.mark.claim("ch3.2", "in TF2 a tensor is computed at once: it has a value, a shape and a dtype",
-                   verdict="corrected", correction="an eager tensor has no name: .name raises AttributeError; "
-                                                   "inside tf.function the traced tensor is named add:0 as in TF1")
+@pytest.mark.claim("ch3.2", "in TF2 a tensor is computed at once: it has a value, a shape and a dtype but no name "
+                            "(.name raises AttributeError); inside tf.function the traced tensor is named add:0 as "
+                            "in TF1", source="port")
 def test_eager_tensors_have_the_graph_shape_and_dtype_and_a_value_but_no_name():
     _, symbolic = G.add_v1([1.0, 2.0], [2.0, 3.0])
     eager = G.add([1.0, 2.0], [2.0, 3.0])
@@ -84,7 +111,7 @@ def test_eager_tensors_have_the_graph_shape_and_dtype_and_a_value_but_no_name():
 
 
 @pytest.mark.claim("ch3.3", "building the graph computes nothing; sess.run computes a fetch, and computes it "
-                            "again at every run")
+                            "again at every run", source="book")
 def test_building_computes_nothing_and_every_run_computes_the_fetch_again():
     x = np.array([1.0, 2.0], np.float32)
     graph, y, calls = G.counted_square_v1(x)
@@ -104,7 +131,8 @@ def test_building_computes_nothing_and_every_run_computes_the_fetch_again():
 
 # --- dtype inference (ch3.2) -----------------------------------------------------------
 
-@pytest.mark.claim("ch3.2", "without a dtype TF gives an integer the type int32 and a decimal float32")
+@pytest.mark.claim("ch3.2", "without a dtype TF gives an integer the type int32 and a decimal float32",
+                   source="book")
 def test_python_ints_are_int32_and_floats_float32_while_numpy_arrays_keep_their_dtype():
     with tf.Graph().as_default():
         graph_dtypes = [tf.constant(v).dtype for v in (1, 1.0, [1, 2], [2.0, 3.0])]
@@ -116,7 +144,7 @@ def test_python_ints_are_int32_and_floats_float32_while_numpy_arrays_keep_their_
 
 
 @pytest.mark.claim("ch3.2", "a = tf.constant([1, 2]) and b = tf.constant([2.0, 3.0]) cannot be added: TF checks "
-                            "types and a + b raises an error")
+                            "types and a + b raises an error", source="book")
 def test_adding_int32_to_float32_raises_an_error_naming_both_dtypes_in_a_graph_and_eagerly():
     graph_message = "Input 'y' of 'AddV2' Op has type float32 that does not match type int32 of argument 'x'."
     with pytest.raises(TypeError, match=re.escape(graph_message)):
@@ -132,7 +160,8 @@ def test_adding_int32_to_float32_raises_an_error_naming_both_dtypes_in_a_graph_a
         tf.constant(1) + 1.0  # a Python float does not promote the int32 tensor either
 
 
-@pytest.mark.claim("ch3.2", "giving the constant a type, tf.constant([1, 2], dtype=tf.float32), makes a + b run")
+@pytest.mark.claim("ch3.2", "giving the constant a type, tf.constant([1, 2], dtype=tf.float32), makes a + b run",
+                   source="book")
 def test_an_explicit_dtype_makes_the_book_addition_run_in_a_graph_and_eagerly():
     expected = np.array([1, 2], np.float32) + np.array([2.0, 3.0], np.float32)  # [3, 5]: exact in float32
     graph, result = G.add_v1([1, 2], [2.0, 3.0], dtype=tf.float32)
@@ -149,7 +178,7 @@ def _book_graph():
 
 
 @pytest.mark.claim("ch3.3", "with tf.Session() as sess: ... closes the session when the block ends, and frees "
-                            "its resources even when the block raises")
+                            "its resources even when the block raises", source="book", code="1.4.0/Chapter03/1. 图，张量及会话.ipynb, cell 8")
 def test_a_session_used_as_a_context_manager_is_default_inside_and_closed_after():
     graph, result = _book_graph()
     with pytest.raises(ZeroDivisionError):
@@ -163,7 +192,8 @@ def test_a_session_used_as_a_context_manager_is_default_inside_and_closed_after(
     np.testing.assert_array_equal(G.run_v1(graph, result), [3.0, 5.0])
 
 
-@pytest.mark.claim("ch3.3", "sess = tf.Session() runs the graph until sess.close()")
+@pytest.mark.claim("ch3.3", "sess = tf.Session() runs the graph until sess.close()", source="book",
+                   code="1.4.0/Chapter03/1. 图，张量及会话.ipynb, cell 6")
 def test_a_session_made_without_with_runs_until_close_and_is_not_the_default():
     graph, result = _book_graph()
     sess = tf.compat.v1.Session(graph=graph)
@@ -177,7 +207,7 @@ def test_a_session_made_without_with_runs_until_close_and_is_not_the_default():
 
 
 @pytest.mark.claim("ch3.3", "TF makes no default session by itself: tensor.eval() needs sess.as_default() or "
-                            "eval(session=sess)")
+                            "eval(session=sess)", source="book", code="1.4.0/Chapter03/1. 图，张量及会话.ipynb, cells 10 and 11")
 def test_eval_needs_a_default_session_and_leaving_as_default_does_not_close_it():
     graph, result = _book_graph()
     with pytest.raises(ValueError, match=re.escape("Cannot evaluate tensor using `eval()`: No default session "
@@ -196,7 +226,7 @@ def test_eval_needs_a_default_session_and_leaving_as_default_does_not_close_it()
 
 
 @pytest.mark.claim("ch3.3", "tf.InteractiveSession() makes itself the default session, so tensor.eval() needs no "
-                            "session until sess.close()")
+                            "session until sess.close()", source="book", code="1.4.0/Chapter03/1. 图，张量及会话.ipynb, cells 13 and 15")
 def test_an_interactive_session_is_the_default_from_creation_until_close():
     graph, result = _book_graph()
     config = tf.compat.v1.ConfigProto(allow_soft_placement=True, log_device_placement=False)  # the book's config

@@ -138,7 +138,6 @@ def test_a_rejection_for_another_reason_fails_the_bad_input_check():
 # --- sharper checks (issue 8): each class of bug a fixed floor or a blind spot let through ------
 
 
-
 def hard_sigmoid(z):
     return tf.clip_by_value(0.2 * z + 0.5, 0.0, 1.0)  # Keras 2's hard_sigmoid
 
@@ -183,9 +182,8 @@ def test_a_schedule_that_ignores_staircase_fails_in_bfloat16():
 
 
 def test_a_float64_moving_average_done_in_float32_fails():
-    """The float64 tolerance was float32-sized (2^29 ulps). It now knows the exact error of TF's
-    float32 1 - d, so an update computed wholly in float32 shows wherever that error does not already
-    swamp it: with a decay float32 holds exactly (0.5, 0 and 1 are among the drawn decays), 1 - d is
+    """The float64 tolerance knows the exact error of TF's float32 1 - d (not a float32-sized budget),
+    so an update computed wholly in float32 shows wherever that error does not already swamp it: with a decay float32 holds exactly (0.5, 0 and 1 are among the drawn decays), 1 - d is
     exact and the budget is a few float64 eps. (At d = 0.99 TF's own float32 1 - d is off by 1e-6
     relative, as much as rounding the values to float32 would cost: the two are indistinguishable.)"""
     ema = BY_NAME["ema_update"]
@@ -203,7 +201,7 @@ def test_a_float64_moving_average_done_in_float32_fails():
 
 def test_tanh_from_sigmoid_fails_on_small_inputs():
     """tanh(x) = 2 sigmoid(2x) - 1 is exact maths and 470 eps off at x = 1e-3 in float32 (the subtraction
-    cancels). Values below 1e-4 used to be snapped to 0; the small-magnitude edge now catches it."""
+    cancels). The small-magnitude edge, whose values are not snapped to 0, catches it."""
     tanh = BY_NAME["tanh"]
     bug = tanh.replace(tf=lambda x: 2 * tf.math.sigmoid(2 * x) - 1)
     sample = edge(tanh, "small-magnitude")
@@ -262,8 +260,8 @@ def test_catalog_strategies_reach_every_region(concept):
 
 @pytest.mark.parametrize("dtype,off", [("float16", 0.02), ("bfloat16", 0.30), ("float32", 0.02)])
 def test_a_wrong_hidden_layer_gradient_fails_in_low_precision_too(dtype, off):
-    """Finding 8: mlp_forward's gradient had no catalog vjp, so below float64 only the final loss's
-    gradient was checked. A hidden tanh whose backward pass is 2 % off now fails in float16 and float32,
+    """mlp_forward's catalog vjp checks every layer's gradient, not only the final loss's: a hidden
+    tanh whose backward pass is 2 % off fails in float16 and float32,
     30 % off in bfloat16: with 8 significant bits, every op of a two-layer backward pass rounding to
     bfloat16 (Eigen's matmuls accumulate in it; a TF1-graph sigmoid was measured 2 ulp off), the
     derived bound on this sample is about 10 % of the gradient, and a bug must exceed it."""

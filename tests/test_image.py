@@ -2,6 +2,8 @@
 (the grayscale weights, half-pixel centres and antialiasing in resize, the contrast mean per channel,
 the floor on the standard deviation, the conversion to uint8), what uint8 and float64 images get, and
 the book's training chain, seeded, beside its NumPy twin."""
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -54,7 +56,8 @@ def test_grayscale_weights_are_0_2989_0_5870_0_1140_so_white_becomes_0_9999():
 # --- resize: half-pixel centres, the legacy grid, antialias, nearest's ties ------------------
 
 @pytest.mark.claim("ch7.2", "tf.image.resize_images(image, [h, w], method=0) resizes by bilinear interpolation",
-                   verdict="corrected",
+                   source="book", code="1.4.0/Chapter07/2.1. TensorFlow图像处理函数.ipynb, cell 6", verdict="changed",
+                   since="TF 2.0",
                    correction="TF2's tf.image.resize samples output pixel i at its centre (i + 1/2) * in / out - 1/2; "
                               "TF1's resize_images at i * in / out: the same call ported moves the picture by half "
                               "an input pixel ([0, 1] to 4 pixels: [0, .25, .75, 1] against [0, .5, 1, 1])")
@@ -279,7 +282,7 @@ def test_a_float_conversion_passes_the_gradient_straight_through_rounded_to_the_
 # --- contrast, standardisation, crop ----------------------------------------------------------
 
 @pytest.mark.claim("ch7.2", "tf.image.adjust_contrast(image, factor) scales each pixel's distance from the mean "
-                            "by the factor")
+                            "by the factor", source="book")
 def test_contrast_takes_the_mean_per_image_and_per_channel_over_height_and_width():
     """Two images whose channels have different means: each channel of each image is stretched
     about its own mean, not the batch's or the pixel's; a global mean would be off by 0.3 here."""
@@ -298,7 +301,7 @@ def test_contrast_takes_the_mean_per_image_and_per_channel_over_height_and_width
 
 
 @pytest.mark.claim("ch7.2", "tf.image.per_image_standardization gives the image mean 0 and variance 1",
-                   verdict="corrected",
+                   source="book", verdict="corrected",
                    correction="it divides by max(std, 1 / sqrt(N)), N = H * W * C: a nearly uniform image "
                               "(std below 1 / sqrt(N)) is scaled by sqrt(N) and keeps a variance below 1; "
                               "a uniform one becomes (about) 0, not NaN")
@@ -327,7 +330,7 @@ def test_standardization_divides_by_the_std_floored_at_one_over_sqrt_n():
 
 
 @pytest.mark.claim("ch7.2", "tf.image.central_crop(image, 0.5) keeps the central 50% of the image",
-                   verdict="corrected",
+                   source="book", verdict="corrected",
                    correction="along each axis of n pixels it keeps n - 2 * int((n - n * f) / 2): at least "
                               "f * n and up to 2 more (5 rows at 0.5 keep 3, not 2.5 or 2), centred")
 def test_central_crop_keeps_n_minus_twice_the_truncated_margin():
@@ -407,7 +410,7 @@ def test_uint8_to_float32_multiplies_by_float32_one_over_255_one_ulp_from_k_over
 
 @pytest.mark.claim("ch7.2", "image APIs take integer or float images; an integer image is converted to float "
                             "inside and back to integers after, and repeated conversions lose precision, so "
-                            "convert to float before processing")
+                            "convert to float before processing", source="book")
 def test_uint8_adjustments_round_trip_through_float_and_lose_what_falls_between_levels():
     """Brightening a uint8 image by 0.6 / 255 and darkening it back returns a darker image (each step
     truncates (k + d) * 255.5 / 255 to a level: k + 0.6 stays k below level 203, then k - 0.6 drops
@@ -428,7 +431,8 @@ def test_uint8_adjustments_round_trip_through_float_and_lose_what_falls_between_
 
 
 @pytest.mark.claim("ch7.2", "colour adjustments can take pixel values outside 0.0-1.0, so clip them with "
-                            "tf.clip_by_value before output")
+                            "tf.clip_by_value before output", source="book",
+                   code="1.4.0/Chapter07/2.2. 图像预处理完整样例.ipynb, cell 2 (tf.clip_by_value(image, 0.0, 1.0))")
 def test_float_adjustments_leave_0_1_and_uint8_ones_saturate_inside_the_op():
     f = smooth_image(5, 6)
     brighter = T.adjust_brightness(f.astype(np.float32), 0.5).numpy()
@@ -529,7 +533,8 @@ def test_stateless_flip_repeats_and_the_reference_reproduces_it_from_the_decisio
         np.testing.assert_array_equal(batched, image if decision else R.flip_left_right(image))
 
 
-@pytest.mark.claim("ch7.2", "tf.image.random_flip_left_right(image) flips the image with probability 1/2")
+@pytest.mark.claim("ch7.2", "tf.image.random_flip_left_right(image) flips the image with probability 1/2",
+                   source="book")
 def test_random_flip_flips_half_the_time():
     """Over 200 seeds the stateless flip fires 100 +- 28 times (4 binomial standard deviations)."""
     image = tf.constant([[[0.0], [1.0]]])
@@ -580,8 +585,11 @@ def test_seeded_tf1_random_ops_repeat_in_a_fresh_graph_and_tf2_ones_after_set_se
     def tf2_run():
         tf.random.set_seed(5)
         return tf.image.random_brightness(image, 32 / 255, seed=3).numpy()
-    first = tf2_run()
-    np.testing.assert_array_equal(tf2_run(), first)
+    try:
+        first = tf2_run()
+        np.testing.assert_array_equal(tf2_run(), first)
+    finally:
+        tf.random.set_seed(None)  # the global seed is the process's: a later seeded op must not inherit it
     assert not np.array_equal(first, image)
 
 
@@ -595,8 +603,82 @@ e = 2 * 5 + 15 = 25, then 2 * 25 + 15 = 65; contrast's mean over 768 values (5.5
 after a slope of at most 1.5: 1.5 * 65 + 7 = 105 <= 128. Measured: 2.4."""
 
 
+def book_distort_color_v1(image, color_ordering=0):
+    """The book's distort_color (1.4.0/Chapter07/2.2. 图像预处理完整样例.ipynb, cell 2), as printed but
+    through tf.compat.v1: two fixed orders of the four random colour ops, then the clip."""
+    v1 = tf.compat.v1.image
+    if color_ordering == 0:
+        image = v1.random_brightness(image, max_delta=32. / 255.)
+        image = v1.random_saturation(image, lower=0.5, upper=1.5)
+        image = v1.random_hue(image, max_delta=0.2)
+        image = v1.random_contrast(image, lower=0.5, upper=1.5)
+    else:
+        image = v1.random_saturation(image, lower=0.5, upper=1.5)
+        image = v1.random_brightness(image, max_delta=32. / 255.)
+        image = v1.random_contrast(image, lower=0.5, upper=1.5)
+        image = v1.random_hue(image, max_delta=0.2)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def book_preprocess_for_train_v1(image, height, width, bbox):
+    """The book's preprocess_for_train (the same notebook, cell 4), as printed but through tf.compat.v1:
+    the resize method and the colour order come from np.random.randint, in Python, while the graph is
+    built."""
+    v1 = tf.compat.v1.image
+    if image.dtype != tf.float32:
+        image = v1.convert_image_dtype(image, dtype=tf.float32)
+    bbox_begin, bbox_size, _ = v1.sample_distorted_bounding_box(tf.shape(image), bounding_boxes=bbox,
+                                                                min_object_covered=0.4)
+    distorted_image = tf.slice(image, bbox_begin, bbox_size)
+    distorted_image = v1.resize_images(distorted_image, [height, width], method=np.random.randint(4))
+    distorted_image = v1.random_flip_left_right(distorted_image)
+    return book_distort_color_v1(distorted_image, np.random.randint(2))
+
+
+RESIZE_OPS = ["ResizeBilinear", "ResizeNearestNeighbor", "ResizeBicubic", "ResizeArea"]
+"""The op resize_images builds for method 0, 1, 2, 3 (ResizeMethodV1: BILINEAR, NEAREST_NEIGHBOR,
+BICUBIC, AREA)."""
+COLOUR_ORDERS = [["AdjustSaturation", "AdjustHue", "AdjustContrastv2"],
+                 ["AdjustSaturation", "AdjustContrastv2", "AdjustHue"]]
+"""distort_color's ops in graph order for color_ordering 0 and 1 (brightness is an AddV2)."""
+
+
 @pytest.mark.claim("ch7.2", "preprocess_for_train crops a random box, resizes it, flips it at random and "
-                            "distorts its colours in a random order, so each epoch sees a different image")
+                            "distorts its colours in a random order, so each epoch sees a different image",
+                   source="book", verdict="corrected",
+                   code="1.4.0/Chapter07/2.2. 图像预处理完整样例.ipynb, cell 4 (resize_images(..., "
+                        "method=np.random.randint(4)), distort_color(..., np.random.randint(2)))",
+                   correction="the crop, the flip and the colour amounts are random ops, drawn again at every run; "
+                              "the resize method (one of 4) and the colour order (one of 2) are drawn by "
+                              "np.random.randint once, in Python, when the graph is built: one training graph "
+                              "resizes one way and distorts in one order for every epoch (the notebook's nine "
+                              "pictures vary because each call builds the ops again)")
+def test_the_books_preprocess_for_train_fixes_its_resize_method_and_colour_order_when_the_graph_is_built():
+    """Six graphs built after np.random.seed(0..5): each holds exactly the one resize op and the one
+    colour order that replaying np.random predicts, all four methods and both orders among them; in
+    each graph, three runs (three epochs) give three different images, through those same ops."""
+    image = uint8_image(24, 32, seed=1)
+    seen, saved = set(), np.random.get_state()  # the book draws from NumPy's global generator
+    for seed in range(6):
+        np.random.seed(seed)
+        method, ordering = np.random.randint(4), np.random.randint(2)
+        np.random.seed(seed)
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.compat.v1.set_random_seed(1)
+            out = book_preprocess_for_train_v1(tf.constant(image), 16, 16, tf.constant([[[0.1, 0.1, 0.9, 0.8]]]))
+        np.random.set_state(saved)
+        types = [op.type for op in graph.get_operations()]
+        assert [t for t in types if t.startswith("Resize")] == [RESIZE_OPS[method]], (seed, types)
+        assert [t for t in types if t.startswith("Adjust")] == COLOUR_ORDERS[ordering], (seed, types)
+        seen.add((method, ordering))
+        with tf.compat.v1.Session(graph=graph) as sess:
+            epochs = [sess.run(out) for _ in range(3)]
+        assert all(e.shape == (16, 16, 3) and 0 <= e.min() and e.max() <= 1 for e in epochs)
+        assert min(np.abs(a - b).max() for a, b in itertools.combinations(epochs, 2)) > 0.05, seed
+    assert {m for m, _ in seen} == {0, 1, 2, 3} and {o for _, o in seen} == {0, 1}, seen
+
+
 def test_seeded_preprocessing_chain_repeats_and_the_numpy_twin_reproduces_it():
     """Decode a PNG made here (exact), draw the distortions from a seed pair, run the chain twice:
     bitwise the same image; the NumPy twin given the same choices gives it within CHAIN_BOUND, for

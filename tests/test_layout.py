@@ -9,6 +9,10 @@ hidden inside a function (where it could dodge a circle); the module graph has n
 references import no TensorFlow, so they compute on their own.
 """
 import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -146,3 +150,61 @@ def test_the_checks_catch_a_planted_import(plant, monkeypatch):
     monkeypatch.setitem(globals(), "EDGES", planted)
     with pytest.raises(AssertionError):
         check()
+
+
+# --- dependencies: declared exactly as imported ------------------------------------------------
+
+PLUGINS = {"pytest-benchmark": "a pytest plugin: the benchmarks' fixture and flags",
+           "pytest-xdist": "a pytest plugin: -n auto",
+           "pygal": "pytest-benchmark's --benchmark-histogram draws with it (tests/test_bench_flags.py)",
+           "pygaljs": "pytest-benchmark's --benchmark-histogram draws with it (tests/test_bench_flags.py)",
+           "protobuf": "imported by the child process of tests/test_tfrecord.py (its CHILD code), which reads the "
+                       "Example wire format with protobuf's own descriptors"}
+"""Declared, never imported by a parsed import statement: what each is for."""
+
+
+def declared():
+    """(runtime, test) requirement names from pyproject.toml, normalised."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(reqs):
+        return {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower().replace("_", "-") for r in reqs}
+    return names(project["dependencies"]), names(project["optional-dependencies"]["test"])
+
+
+def third_party(modules):
+    """Distribution names of the third-party top-level modules ``modules`` import (stdlib left out)."""
+    dists = importlib.metadata.packages_distributions()
+    found = {}
+    for m in modules:
+        for node in ast.walk(ast.parse(MODULES[m].read_text())):
+            if isinstance(node, ast.Import):
+                tops = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops = [node.module + ("." + node.names[0].name if node.module == "google" else "")]
+            else:
+                continue
+            for name in tops:
+                top = name.split(".")[0]
+                key = "google.protobuf" if name.startswith("google.protobuf") else top
+                if top in sys.stdlib_module_names or top in PACKAGES or top == "conftest":
+                    continue
+                dist = dists.get("google" if key == "google.protobuf" else top, [top])
+                dist = "protobuf" if key == "google.protobuf" else dist[0]
+                found.setdefault(dist.lower().replace("_", "-"), f"{MODULES[m].relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_third_party_import_is_declared_and_every_declaration_imported():
+    runtime, test = declared()
+    sides = third_party([m for m in MODULES if m.split(".")[0] in ("reference", "tfimpl")])
+    checks = third_party([m for m in MODULES if m.split(".")[0] not in ("reference", "tfimpl")])
+    undeclared = [f"{where} imports {dist}, not in [project] dependencies" for dist, where in sides.items()
+                  if dist not in runtime]
+    undeclared += [f"{where} imports {dist}, in neither dependencies nor the test extra"
+                   for dist, where in checks.items() if dist not in runtime | test]
+    unused = [f"{dist} is declared and imported nowhere" for dist in sorted(runtime | test)
+              if dist not in sides and dist not in checks and dist not in PLUGINS]
+    misplaced = [f"{dist} is a runtime dependency, but only the checks import it" for dist in sorted(runtime)
+                 if dist not in sides and dist in checks]
+    assert not (undeclared + unused + misplaced), "\n".join(undeclared + unused + misplaced)

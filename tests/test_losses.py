@@ -23,8 +23,10 @@ def one_hot(ids, m):
 
 
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), m=st.integers(2, 6))
-@pytest.mark.claim("p78", "-tf.reduce_mean(y_ * tf.log(tf.clip_by_value(y, 1e-10, 1.0))) is the cross-entropy of the batch",
-                   verdict="corrected", correction="y_ * log(y) is an n x m matrix and reduce_mean averages all n*m entries: the batch cross-entropy divided by m")
+@pytest.mark.claim("ch4.2.1", "-tf.reduce_mean(y_ * tf.log(tf.clip_by_value(y, 1e-10, 1.0))) is the cross-entropy of "
+                              "the batch", source="book", page=78, verdict="corrected",
+                   correction="y_ * log(y) is an n x m matrix and reduce_mean averages all n*m entries: the batch "
+                              "cross-entropy divided by m")
 def test_clipped_mean_runs_over_all_n_times_m_entries_so_it_is_batch_cross_entropy_over_m(seed, n, m):
     rng = np.random.default_rng(seed)
     y_true, y_pred = one_hot(rng.integers(0, m, n), m), rand_probs(rng, n, m)
@@ -34,7 +36,7 @@ def test_clipped_mean_runs_over_all_n_times_m_entries_so_it_is_batch_cross_entro
     assert float(R.clipped_cross_entropy(y_true, y_pred)) == pytest.approx(got, rel=1e-12)
 
 
-@pytest.mark.claim("p78", "clip_by_value keeps log(0) out of the loss")
+@pytest.mark.claim("ch4.2.1", "clip_by_value keeps log(0) out of the loss", source="book", page=78)
 def test_clipping_keeps_the_loss_finite_where_softmax_underflows_and_the_logits_form_stays_exact():
     """float32 softmax of logits [0, -200] underflows to [1, 0]. With the label on the second
     class, the exact loss is 200 (log-sum-exp form); the clipped form saturates at
@@ -59,7 +61,7 @@ def test_clipping_keeps_the_loss_finite_where_softmax_underflows_and_the_logits_
     assert abs(gap[1]) <= 4 * np.finfo(np.float32).eps * exact[1]
 
 
-@pytest.mark.claim("p78", "clip_by_value keeps log(0) out of the loss",
+@pytest.mark.claim("ch4.2.1", "clip_by_value keeps log(0) out of the loss", source="book", page=78,
                    verdict="corrected", correction="not in float16: 1e-10 rounds to 0 there and the loss is inf or NaN")
 def test_clip_eps_underflows_to_zero_in_float16_so_the_classic_line_gives_nan():
     """np.float16(1e-10) == 0 (float16's smallest subnormal is 2**-24 ~ 6e-8): the clip
@@ -74,6 +76,25 @@ def test_clip_eps_underflows_to_zero_in_float16_so_the_classic_line_gives_nan():
         assert np.isnan(R.clipped_cross_entropy(y_true, y_pred, eps=float(np.float16(1e-10))))
     safe = T.clipped_cross_entropy(y_true, y_pred, eps=2.0 ** -14).numpy()
     assert safe == 0 and safe.dtype == np.float16
+
+
+@pytest.mark.claim("ch4.2.1", "the cross-entropy of the answer (1, 0, 0) and the prediction (0.5, 0.4, 0.1) is about "
+                              "0.3, and of (1, 0, 0) and (0.8, 0.1, 0.1) about 0.1", source="book",
+                   verdict="corrected",
+                   correction="those are base-10 logarithms (-log10 0.5 = 0.301, -log10 0.8 = 0.097); tf.log, which "
+                              "the book's cross-entropy code takes, is the natural log: 0.693 and 0.223 (the "
+                              "ranking is the same, every value ln 10 = 2.3 times larger)")
+def test_the_books_cross_entropy_examples_are_base_10_while_tf_log_is_the_natural_log():
+    y_ = np.array([[1.0, 0.0, 0.0]] * 2)
+    y = np.array([[0.5, 0.4, 0.1], [0.8, 0.1, 0.1]])
+    assert tf.compat.v1.log is tf.math.log
+    book_line = (-tf.reduce_sum(y_ * tf.compat.v1.log(y), axis=1)).numpy()  # the book's formula, per example
+    np.testing.assert_allclose(book_line, [np.log(2.0), -np.log(0.8)], rtol=1e-15)
+    assert np.round(book_line, 3).tolist() == [0.693, 0.223]
+    assert np.round(book_line / np.log(10.0), 1).tolist() == [0.3, 0.1]  # the book's numbers: base 10
+    assert np.round(-np.log10(y[:, 0]), 3).tolist() == [0.301, 0.097]
+    # the logits op agrees (softmax(log y) = y): TF's cross-entropy is in nats throughout
+    np.testing.assert_allclose(T.softmax_cross_entropy_with_logits(y_, np.log(y)).numpy(), book_line, rtol=1e-15)
 
 
 @given(seed=st.integers(0, 2**32 - 1))
@@ -102,22 +123,33 @@ def test_clip_gradient_passes_at_exactly_the_bounds():
     assert g_tf[0] != 0 and g_tf[1] != 0 and g_tf[2] == 0 and g_tf[3] == 0
 
 
-@pytest.mark.claim("snippet", "the cross-entropy of a softmax output y is tf.nn.softmax_cross_entropy_with_logits(labels=y_, logits=y)",
-                   verdict="wrong", correction="the op takes logits, the scores before softmax; fed probabilities it applies softmax a second time")
-def test_feeding_probabilities_to_the_logits_op_gives_a_different_wrong_loss():
+@pytest.mark.claim("ch4.2.1", "the cross-entropy of a softmax output y is "
+                              "tf.nn.softmax_cross_entropy_with_logits(labels=y_, logits=y)", source="notes",
+                   verdict="wrong",
+                   correction="the notes set two of the book's snippets side by side: the book's y here is the "
+                              "network's raw output (the logits), and every official script passes logits "
+                              "(1.4.0/Chapter05/5. MNIST最佳实践/mnist_train.py line 28: "
+                              "sparse_softmax_cross_entropy_with_logits(logits=y, labels=tf.argmax(y_, 1))). Fed the "
+                              "softmax output, the op applies softmax a second time")
+def test_the_books_logits_form_is_the_cross_entropy_and_softmax_output_fed_to_it_is_softmaxed_twice():
+    """The book's form, logits = the raw output y (dense labels, and the sparse form of its MNIST
+    script), is the cross-entropy of softmax(y); the notes' softmax output in its place is not."""
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((5, 4)) * 3
-    labels = one_hot(rng.integers(0, 4, 5), 4)
+    ids = rng.integers(0, 4, 5)
+    labels = one_hot(ids, 4)
     right = T.softmax_cross_entropy_with_logits(labels, logits).numpy()
     wrong = T.softmax_cross_entropy_with_logits(labels, tf.nn.softmax(logits)).numpy()
     np.testing.assert_allclose(right, -np.sum(labels * np.log(ref_softmax(logits)), axis=1), rtol=1e-12)
+    np.testing.assert_allclose(T.sparse_softmax_cross_entropy_with_logits(ids, logits).numpy(), right, rtol=1e-12)
     assert np.all(np.abs(wrong - right) > 1e-3), (right, wrong)
     # squashing probabilities through a second softmax pulls every loss towards log(m)
     assert np.all(np.abs(wrong - np.log(4)) < np.abs(right - np.log(4)) + 1e-12)
 
 
 @given(seed=st.integers(0, 2**32 - 1))
-@pytest.mark.claim("ch4.3", "the gradient of softmax cross-entropy with respect to the logits is softmax(logits) - labels")
+@pytest.mark.claim("ch4.3", "the gradient of softmax cross-entropy with respect to the logits is softmax(logits) - "
+                            "labels", source="book")
 def test_softmax_cross_entropy_gradient_wrt_logits_is_softmax_minus_labels(seed):
     rng = np.random.default_rng(seed)
     logits, labels = rng.standard_normal((3, 5)) * 4, rand_probs(rng, 3, 5)
@@ -158,7 +190,8 @@ def xent_bound(logits, ids, dtype):
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float64"])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 5), m=st.integers(1, 6))
-@pytest.mark.claim("ch4.2.1", "sparse_softmax_cross_entropy_with_logits takes class ids and equals the dense loss with one-hot labels")
+@pytest.mark.claim("ch4.2.1", "sparse_softmax_cross_entropy_with_logits takes class ids and equals the dense loss with "
+                              "one-hot labels", source="book")
 def test_sparse_loss_equals_dense_loss_with_one_hot_labels(dtype, seed, n, m):
     """On both sides, TF in ``dtype`` and the reference in float64 on the same rounded logits;
     float16 is left out only because its range makes exp(z) underflow from z = -17."""
@@ -239,7 +272,8 @@ def test_keras_loss_objects_average_the_per_example_losses_over_the_batch():
     np.testing.assert_allclose(mse, R.mean_squared_error(y_true, y_pred), rtol=1e-6)
 
 
-@pytest.mark.claim("ch4.2.2", "the custom loss costs a per unit of over-prediction and b per unit of under-prediction")
+@pytest.mark.claim("ch4.2.2", "the custom loss costs a per unit of over-prediction and b per unit of under-prediction",
+                   source="book", code="1.4.0/Chapter04/1. 自定义损失函数.ipynb, cell 4")
 def test_asymmetric_gradient_is_a_above_the_kink_and_minus_b_below_and_at_it():
     """tf.where(tf.greater(v1, v2), ...) takes the b branch at a tie, and tf.where's
     gradient goes to the selected branch only: d/dv1 = -b at v1 == v2."""
@@ -259,7 +293,9 @@ def _book_data():
 
 
 @pytest.mark.parametrize("loss_more,loss_less,side", [(1.0, 10.0, "above"), (10.0, 1.0, "below")])
-@pytest.mark.claim("ch4.2.2", "trained with the custom loss, the model predicts high when under-prediction costs more, low when over-prediction does")
+@pytest.mark.claim("ch4.2.2", "trained with the custom loss, the model predicts high when under-prediction costs more, "
+                              "low when over-prediction does", source="book",
+                   code="1.4.0/Chapter04/1. 自定义损失函数.ipynb, cells 4 and 8")
 def test_asymmetric_loss_pushes_weights_above_1_when_under_prediction_costs_more(loss_more, loss_less, side):
     """The book: loss = tf.reduce_sum(tf.where(tf.greater(y, y_), (y - y_) * loss_more,
     (y_ - y) * loss_less)) with y the prediction, i.e.

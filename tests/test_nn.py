@@ -1,6 +1,8 @@
 """Claims about the dense network: hand-written backprop equals GradientTape and finite
 differences; gradient descent is w <- w - lr dJ/dw and follows TF's optimizers step for step;
 on least squares it descends monotonically below lr = 2 / lambda_max and reaches lstsq."""
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -11,10 +13,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import reference.nn as R
 import tfimpl.nn as T
+from tests import trajectory
 from tests.isolated import probe
 from tests.machine import onednn_takes
 
 RNG = np.random.default_rng(1234)
+EPS64 = np.finfo(np.float64).eps
 X = RNG.standard_normal((16, 3))
 Y = np.eye(3)[RNG.integers(0, 3, 16)]
 
@@ -48,8 +52,8 @@ def test_softmax_cross_entropy_is_the_batch_mean_of_the_loss(dtype):
 
 
 SOFTMAX_CROSS_ENTROPY_REFUSES = {
-    # the loss's checks, which the batch mean used to skip: the op would run integer labels (TF
-    # refused them with its own error, NumPy multiplied them) and scalar logits
+    # the loss's checks, which a bare batch mean would skip: the op would run integer labels (TF
+    # refuses them with its own error, NumPy multiplies them) and scalar logits
     "integer-labels": ((np.eye(3, dtype=np.int64), np.zeros((3, 3))), TypeError,
                        r"labels must be a floating-point array, got dtype int64"),
     "scalar-logits": ((np.float64(1), np.float64(0)), ValueError, r"logits must have rank >= 1, got rank 0"),
@@ -70,7 +74,8 @@ def test_softmax_cross_entropy_refuses_what_the_loss_refuses(case):
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
 @pytest.mark.parametrize("sizes", [(3, 5, 3), (3, 4, 5, 3)], ids=["one-hidden", "two-hidden"])
-@pytest.mark.claim("ch4.3", "backpropagation computes every layer's gradient by the chain rule, last layer first")
+@pytest.mark.claim("ch4.3", "backpropagation computes every layer's gradient by the chain rule, last layer first",
+                   source="book")
 def test_hand_backprop_equals_gradient_tape_and_finite_differences(activation, sizes):
     params = init_params(sizes, seed=len(sizes))
     loss, grads = R.mlp_gradients(X, Y, params, activation)
@@ -97,11 +102,14 @@ def test_hand_backprop_equals_gradient_tape_and_finite_differences(activation, s
 
 
 FUSED_BIAS_ADD = """
-dtype = tf.{dtype}
-spec = [tf.TensorSpec([None, None], dtype)] * 2 + [tf.TensorSpec([None], dtype)]
-fused = tf.function(lambda x, w, b: tf.nn.bias_add(tf.matmul(x, w), b), input_signature=spec)
-x, w, b = tf.zeros((1, 0), dtype), tf.zeros((0, 1), dtype), tf.ones((1,), dtype)
-print(float(fused(x, w, b).numpy()[0, 0]))
+answers = []
+for name in {dtypes!r}:
+    dtype = getattr(tf, name)
+    spec = [tf.TensorSpec([None, None], dtype)] * 2 + [tf.TensorSpec([None], dtype)]
+    fused = tf.function(lambda x, w, b: tf.nn.bias_add(tf.matmul(x, w), b), input_signature=spec)
+    x, w, b = tf.zeros((1, 0), dtype), tf.zeros((0, 1), dtype), tf.ones((1,), dtype)
+    answers.append(f"{{name}}={{float(fused(x, w, b).numpy()[0, 0])}}")
+print(" ".join(answers))
 """
 
 # What tf.function(bias_add(matmul(x, w), b)) gives for x of shape (1, 0) and b = [1]; the
@@ -112,20 +120,38 @@ FUSED_OUTCOME = {("eigen", "float32"): "0.0",      # grappler's _FusedMatMul dro
                  ("onednn", "bfloat16"): "abort"}  # primitive descriptor for the inner product", then abort()
 
 
+@functools.cache
+def fused_probe(path, dtypes):
+    """One child process on kernel path ``path`` runs the fused op in each of ``dtypes``: name -> answer,
+    or the child's fate ("abort", ...) for every dtype if it died, and the child's output."""
+    outcome = probe(FUSED_BIAS_ADD.format(dtypes=dtypes), TF_ENABLE_ONEDNN_OPTS="1" if path == "onednn" else "0")
+    answers = dict(a.split("=", 1) for a in outcome.split() if "=" in a)
+    return {d: answers.get(d, str(outcome)) for d in dtypes}, outcome.detail
+
+
+def fused_outcome(path, dtype):
+    """On the Eigen path, where no dtype aborts, one child answers for both dtypes (one TensorFlow start-up,
+    not two); on the oneDNN path, where a fused kernel aborts its process, a child per dtype."""
+    dtypes = tuple(sorted(d for p, d in FUSED_OUTCOME if p == path)) if path == "eigen" else (dtype,)
+    answers, detail = fused_probe(path, dtypes)
+    return answers[dtype], detail
+
+
 @pytest.mark.parametrize("path,dtype", sorted(FUSED_OUTCOME), ids=[f"{p}-{d}" for p, d in sorted(FUSED_OUTCOME)])
 def test_fused_matmul_bias_add_mishandles_zero_input_features(path, dtype):
     """Inside tf.function on the CPU, grappler fuses MatMul + BiasAdd. With no input features
     (x of shape (n, 0)) the fused op returns 0 instead of b on the Eigen path and kills the process
-    on the oneDNN path. Run in a child process per path, so an abort is an outcome, not a dead runner.
+    on the oneDNN path. Run in a child process (one per path, and per dtype on oneDNN, where it aborts), so an
+    abort is an outcome, not a dead runner.
     With oneDNN on, a dtype this CPU cannot run in oneDNN (bfloat16 without AVX512F) runs Eigen's
     kernels, and gives Eigen's answer (tests/machine.py, onednn_takes).
     tfimpl.nn.dense adds the bias with `+`, as keras.layers.Dense does, and is right on both paths."""
-    outcome = probe(FUSED_BIAS_ADD.format(dtype=dtype), TF_ENABLE_ONEDNN_OPTS="1" if path == "onednn" else "0")
+    outcome, detail = fused_outcome(path, dtype)
     runs_on = path if path == "eigen" or onednn_takes(dtype) else "eigen"
     assert outcome == FUSED_OUTCOME[runs_on, dtype], (
         f"fused MatMul+BiasAdd [{path}, {dtype}: {runs_on}'s kernels on this CPU] gave {outcome!r}, expected "
         f"{FUSED_OUTCOME[runs_on, dtype]!r} (1.0 would mean TF fixed it: the workaround note in tfimpl.nn.dense "
-        f"can go)\n{outcome.detail}")
+        f"can go)\n{detail}")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
@@ -143,39 +169,120 @@ def test_dense_keeps_the_bias_with_zero_input_features_in_every_mode(dtype):
 
 LR = 0.5  # a power of two: both TF optimizers keep the rate in float32 and cast it, which 0.5 survives exactly
 STEPS = 50
-BATCHES = {"full-batch": 16, "sgd": 1, "mini-batch": 4}
+BATCHES = {"full-batch": 16, "sgd": 1, "mini-batch": 4, "batches=None": None}
+"""mode -> rows per step (None: train's batches=None, every row every step)."""
 
 
-def batch_order(batch):
-    order = np.concatenate([np.random.default_rng(e).permutation(16) for e in range(STEPS * batch // 16 + 1)])
-    return [order[i * batch:(i + 1) * batch] for i in range(STEPS)]
+def batch_order(batch, steps=STEPS):
+    if batch is None:
+        return None
+    order = np.concatenate([np.random.default_rng(e).permutation(16) for e in range(steps * batch // 16 + 1)])
+    return [order[i * batch:(i + 1) * batch] for i in range(steps)]
 
 
 TRAINERS = {"numpy": R.train, "tf1-minimize-session": T.train_v1, "keras-sgd-apply-gradients": T.train}
 
 
-def trajectory(flavour, params, batches):
-    """The flat parameter vector after each step of the flavour's training loop (tanh network)."""
-    return np.array([flat(p) for p in TRAINERS[flavour](X, Y, params, LR, STEPS, batches, "tanh")])
+@functools.cache
+def reference_run(mode, activation, steps=STEPS):
+    """(the reference's trajectory, its per-step drift bounds) for a batch mode and activation, from
+    init_params((3, 5, 3)). The bounds: tests/trajectory.py, each step's local error from the error
+    models (forward pass, softmax cross-entropy gradient, backward pass, the step's product and
+    subtraction, on both sides) carried by the product of the steps' Jacobians."""
+    params, batches = init_params((3, 5, 3)), batch_order(BATCHES[mode], steps)
+    rows = [slice(None) if batches is None else batches[k] for k in range(steps)]
+    expected = R.train(X, Y, params, LR, steps, batches, activation)
+
+    def gradient(q, k):
+        return R.mlp_gradients(X[rows[k]], Y[rows[k]], q, activation)[1]
+
+    def local_error(q, k):
+        errors = trajectory.gradient_error(X[rows[k]], Y[rows[k]], q, activation)
+        return trajectory.step_error(q, gradient(q, k), errors, LR, rate_used=np.float32(LR))
+    bounds = trajectory.gd_bounds([params] + expected[:-1],
+                                  lambda k, v: trajectory.mlp_gradients_batch(X[rows[k]], Y[rows[k]], params, v, activation),
+                                  gradient, local_error, LR)
+    return expected, bounds
+
+
+def check_training(trainer, mode, activation, steps=STEPS):
+    """trainer's trajectory against the reference's, after every step, within the derived bounds;
+    returns the largest share of a bound used."""
+    expected, bounds = reference_run(mode, activation, steps)
+    actual = trainer(X, Y, init_params((3, 5, 3)), LR, steps, batch_order(BATCHES[mode], steps), activation)
+    used = trajectory.assert_drift_within(actual, expected, bounds, f"{trainer.__module__}.{trainer.__name__}, "
+                                                                   f"{mode}, {activation}")
+    moved = np.abs(flat(expected[-1]) - flat(init_params((3, 5, 3)))).max()
+    assert moved > 0.05, f"the parameters hardly moved ({moved}): the test proves nothing"
+    return used
 
 
 @pytest.mark.parametrize("flavour", ["tf1-minimize-session", "keras-sgd-apply-gradients"])
-@pytest.mark.parametrize("mode", list(BATCHES))
-@pytest.mark.claim("ch4.3", "gradient descent, SGD (one example a step) and mini-batch descent all update w <- w - lr * dJ/dw on their batch")
+@pytest.mark.parametrize("mode", ["full-batch", "sgd", "mini-batch"])
+@pytest.mark.claim("ch4.3", "gradient descent, SGD (one example a step) and mini-batch descent all update "
+                            "w <- w - lr * dJ/dw on their batch", source="book")
 def test_numpy_and_tf_follow_the_same_trajectory(mode, flavour):
-    """Same initial weights, same batch order, 50 steps: the parameter vectors agree after every
-    step. float64; each step is a few <= 16-term sums (~1e-15 relative) and gradient descent with
-    lr * curvature < 2 does not amplify differences, so 1e-12 relative (1e-13 absolute) holds."""
-    params = init_params((3, 5, 3))
-    batches = batch_order(BATCHES[mode])
-    expected = trajectory("numpy", params, batches)
-    actual = trajectory(flavour, params, batches)
-    for step, (a, e) in enumerate(zip(actual, expected)):
-        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-13, err_msg=f"{flavour}, {mode}, after step {step + 1}")
-    assert np.abs(expected[-1] - flat(params)).max() > 0.05, "the parameters hardly moved: the test proves nothing"
+    """Same initial weights, same batch order, 50 steps of a tanh network: the parameters agree after
+    every step, element by element, within a bound derived per step (tests/trajectory.py): one step's
+    local error from the error models at the reference's point, both sides, carried by the product of
+    the later steps' Jacobians I - lr H (by central differences). Measured: 12 to 38 % of it used."""
+    check_training(TRAINERS[flavour], mode, "tanh")
 
 
-@pytest.mark.claim("ch4.3", "one gradient-descent step is w <- w - lr * dJ/dw")
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", None], ids=["relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("mode", ["batches=None", "mini-batch"])
+def test_every_activation_and_batches_none_take_the_reference_steps(mode, activation):
+    """train and train_v1 with batches=None (every row, every step) and with explicit mini-batches,
+    for each hidden activation besides tanh (above): 20 steps, against the reference within the
+    derived per-step bounds."""
+    for flavour in ("tf1-minimize-session", "keras-sgd-apply-gradients"):
+        check_training(TRAINERS[flavour], mode, activation, steps=20)
+
+
+@pytest.mark.parametrize("learning_rate", [0.3, np.float64(0.3)], ids=["python-float", "np.float64"])
+def test_a_learning_rate_float32_cannot_hold_takes_the_rate_each_optimizer_keeps(learning_rate):
+    """lr = 0.3 is not a float32. Keras's SGD keeps a Python float in a float32 variable, and so does
+    TF1's GradientDescentOptimizer (convert_to_tensor(0.3) is float32); a np.float64 rate stays exact in
+    the TF1 optimizer (Keras converts it to a Python float, then to float32). Each form follows the
+    reference taken at the rate it keeps, within the derived bound, 12 steps, mini-batches, sigmoid;
+    and that trajectory is not the one at the other rate (the rates differ by 1.2e-8 relative)."""
+    params, batches = init_params((3, 5, 3)), batch_order(4, 12)
+    exact = isinstance(learning_rate, np.float64)
+    for trainer, kept in ((T.train, float(np.float32(learning_rate))),
+                          (T.train_v1, 0.3 if exact else float(np.float32(learning_rate)))):
+        expected = R.train(X, Y, params, kept, 12, batches, "sigmoid")
+
+        def gradient(q, k):
+            return R.mlp_gradients(X[batches[k]], Y[batches[k]], q, "sigmoid")[1]
+
+        def local_error(q, k, kept=kept):
+            errors = trajectory.gradient_error(X[batches[k]], Y[batches[k]], q, "sigmoid")
+            return trajectory.step_error(q, gradient(q, k), errors, kept)
+        bounds = trajectory.gd_bounds([params] + expected[:-1], lambda k, v: trajectory.mlp_gradients_batch(
+            X[batches[k]], Y[batches[k]], params, v, "sigmoid"), gradient, local_error, kept)
+        actual = trainer(X, Y, params, learning_rate, 12, batches, "sigmoid")
+        trajectory.assert_drift_within(actual, expected, bounds, f"{trainer.__name__}, lr {learning_rate!r} kept as "
+                                                                 f"{kept!r}")
+        other = R.train(X, Y, params, 0.3 if kept != 0.3 else float(np.float32(0.3)), 12, batches, "sigmoid")
+        with pytest.raises(AssertionError, match="off the derived bound"):
+            trajectory.assert_drift_within(actual, other, bounds, "the other rate")
+
+
+def test_a_trainer_whose_batches_none_skips_rows_fails_the_trajectory_check(monkeypatch):
+    """Planted: T.train reads batches=None as the first half of the rows (only the explicit batches
+    were ever compared). The batches=None check fails at the first step."""
+    real = T.train
+
+    def half_the_rows(x, labels, params, learning_rate, steps, batches=None, activation="relu"):
+        if batches is None:
+            x, labels = x[:len(x) // 2], labels[:len(x) // 2]
+        return real(x, labels, params, learning_rate, steps, batches, activation)
+    monkeypatch.setattr(T, "train", half_the_rows)
+    with pytest.raises(AssertionError, match=r"after step 1, .* elements off the derived bound"):
+        check_training(T.train, "batches=None", "sigmoid", steps=20)
+
+
+@pytest.mark.claim("ch4.3", "one gradient-descent step is w <- w - lr * dJ/dw", source="book")
 def test_one_step_is_w_minus_lr_times_the_gradient():
     params = init_params((3, 4, 3), seed=7)
     loss, grads = R.mlp_gradients(X, Y, params, "relu")
@@ -207,7 +314,8 @@ def ls_loss_grad(w):
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.95])
-@pytest.mark.claim("ch4.4.1", "with a small enough learning rate the loss falls at every step and gradient descent converges")
+@pytest.mark.claim("ch4.4.1", "with a small enough learning rate the loss falls at every step and gradient descent "
+                              "converges", source="book")
 def test_least_squares_descends_monotonically_below_2_over_lambda_max(fraction):
     """J(w - lr g) < J(w) while lr < 2 / lambda_max(H): along each eigenvector the error scales by
     |1 - lr lambda| < 1. The TF1 optimizer takes the same steps."""
@@ -240,8 +348,28 @@ def test_least_squares_forms_take_the_reference_steps():
         w = w - lr * ls_loss_grad(w)[1]
         expected.append(w)
     np.testing.assert_allclose(R.least_squares(A_LS, B_LS, lr, 200), expected, rtol=1e-12, atol=1e-14)
+    reference = R.least_squares(A_LS, B_LS, lr, 200)
+    bounds = least_squares_bounds(lr, reference)
     for form in (T.least_squares, T.least_squares_v1):
-        np.testing.assert_allclose(form(A_LS, B_LS, lr, 200), expected, rtol=1e-12, atol=1e-14, err_msg=form.__name__)
+        trajectory.assert_drift_within(form(A_LS, B_LS, lr, 200), reference, bounds, form.__name__)
+
+
+def least_squares_bounds(lr, reference):
+    """Per-step drift bounds of the least-squares descent (tests/trajectory.py). One step's error on
+    each side: r = A w - b (4-term dot products, K / 2 eps of sum |A_ij w_j|, and the subtraction),
+    g = A^T r / N (40-term sums, and TF's 2 r / (2 N) from the tape: two more roundings of |g|), lr g
+    (a power of 2: exact) and w - lr g (0.5 eps); twice. Carried by J = I - lr A^T A / N, the same every
+    step (a contraction below lr = 2 / lambda_max)."""
+    a, n, k = A_LS, len(A_LS), A_LS.shape[1]
+    jacobian = np.eye(k) - lr * HESSIAN
+    deltas = []
+    for w in [np.zeros(k)] + list(reference[:-1]):
+        r = a @ w - B_LS
+        r_err = EPS64 * (0.5 * k * np.abs(a) @ np.abs(w) + 0.5 * np.abs(r))
+        g = a.T @ r / n
+        g_err = (np.abs(a).T @ r_err + EPS64 * 0.5 * n * np.abs(a).T @ np.abs(r)) / n + 1.5 * EPS64 * np.abs(g)
+        deltas.append(2 * (lr * g_err + 0.5 * EPS64 * np.abs(w - lr * g)))
+    return trajectory.drift_bounds([jacobian] * len(deltas), deltas)
 
 
 @pytest.mark.parametrize("learning_rate", [np.float32(0.25), np.float64(0.25), np.array(0.25), 0.25, 1],
@@ -255,8 +383,10 @@ def test_gradient_descent_step_accepts_every_scalar_kind_the_reference_accepts(l
         np.testing.assert_array_equal(a.numpy(), e)  # 0.25 and 1 are exact in float32
 
 
-@pytest.mark.claim("ch4.4.1", "too large a learning rate makes gradient descent diverge")
 def test_least_squares_diverges_above_2_over_lambda_max():
+    """Beyond the book's example (lr = 1 on x**2, exactly 2 / lambda: it swings for ever, see
+    test_the_books_learning_rate_of_1_swings_x_between_5_and_minus_5): past 2 / lambda_max the
+    error along the top eigenvector grows by |1 - lr lambda_max| > 1 a step."""
     w = np.zeros(4)
     lr = 1.05 * 2 / LAMBDA_MAX
     losses = []
@@ -267,10 +397,128 @@ def test_least_squares_diverges_above_2_over_lambda_max():
     assert losses[-1] > 10 * losses[0], f"lr = {lr} = 1.05 * 2 / lambda_max should diverge: {losses[::20]}"
 
 
+def book_square_descent_v1(learning_rate, steps, x0=5.0):
+    """The book's learning-rate program (1.4.0/Chapter04/2. 学习率的设置.ipynb, cells 2 and 4), run
+    as printed but through tf.compat.v1: minimise y = x ** 2 from x = 5 (float32) with
+    GradientDescentOptimizer(learning_rate); x after each step."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.Variable(tf.constant(x0, dtype=tf.float32), name="x")
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(learning_rate).minimize(tf.square(x))
+        init = tf.compat.v1.global_variables_initializer()
+    out = []
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for _ in range(steps):
+            sess.run(train_op)
+            out.append(sess.run(x))
+    return np.array(out)
+
+
+def square_descent(learning_rate, steps, x0=5.0):
+    """The same steps in NumPy, float32 as TF's: x <- x - lr * 2 x, the rate rounded to float32."""
+    x, lr, out = np.float32(x0), np.float32(learning_rate), []
+    for _ in range(steps):
+        x = np.float32(x - lr * (np.float32(2) * x))
+        out.append(x)
+    return np.array(out)
+
+
+@pytest.mark.claim("ch4.4.1", "too large a learning rate keeps gradient descent from converging: minimising y = x^2 "
+                              "from x = 5 with learning rate 1, x goes -5, 5, -5, ... for ever", source="book",
+                   code="1.4.0/Chapter04/2. 学习率的设置.ipynb, cell 2 (prints x1 = -5 ... x10 = 5)")
+def test_the_books_learning_rate_of_1_swings_x_between_5_and_minus_5():
+    """x <- x - lr * 2x = (1 - 2 lr) x: lr = 1 is exactly 2 / lambda (lambda = y'' = 2), the edge
+    between converging (|1 - 2 lr| < 1) and diverging; there x swings between 5 and -5 without end.
+    Just below the edge it converges, just above it diverges: the book's "too large" is the edge."""
+    swings = book_square_descent_v1(1, 10)
+    assert swings.tolist() == [-5.0, 5.0] * 5 == square_descent(1, 10).tolist()
+    below, above = book_square_descent_v1(0.9, 200), book_square_descent_v1(1.1, 200)
+    assert abs(below[-1]) < 1e-10 and abs(above[-1]) > 1e10, (below[-1], above[-1])
+    np.testing.assert_array_equal(below, square_descent(0.9, 200))
+
+
+@pytest.mark.claim("ch4.4.1", "too small a learning rate makes gradient descent slow: with learning rate 0.001, x "
+                              "starting at 5 is still 0.823355 after 901 steps", source="book",
+                   code="1.4.0/Chapter04/2. 学习率的设置.ipynb, cell 4 (its printed output)")
+def test_the_books_learning_rate_of_0_001_prints_the_books_numbers():
+    """The notebook prints x after steps 1, 101, ..., 901 with %f: TF float32 today prints the same
+    ten numbers, and so does x <- 0.998 x in NumPy float32."""
+    printed = ["4.990000", "4.084646", "3.343555", "2.736923", "2.240355", "1.833880", "1.501153", "1.228794",
+               "1.005850", "0.823355"]
+    x = book_square_descent_v1(0.001, 901)
+    assert ["%f" % v for v in x[::100]] == printed
+    np.testing.assert_array_equal(x, square_descent(0.001, 901))
+
+
+@pytest.mark.claim("ch4.3", "gradient descent is not guaranteed to reach the global optimum: it stops at the local "
+                            "optimum of the basin it starts in", source="book")
+def test_gradient_descent_from_the_wrong_basin_stops_at_the_local_minimum():
+    """J(x) = x^4 - 3 x^2 + x has a global minimum near -1.30 and a local one near 1.13 (scipy finds
+    the roots of J'): TF1's GradientDescentOptimizer from x = 2 settles at the local one, from
+    x = -2 at the global one, each to float64 rounding, and the two differ in J by 2.44."""
+    from scipy.optimize import brentq
+
+    def jp(x):
+        return 4 * x ** 3 - 6 * x + 1
+    local, best = brentq(jp, 0.5, 2.0), brentq(jp, -2.0, -0.5)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.Variable(np.float64(0.0))
+        start = tf.compat.v1.placeholder(tf.float64, [])
+        set_x = x.assign(start)
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(np.float64(0.01)).minimize(
+            x ** 4 - 3 * x ** 2 + x)
+    ends = {}
+    with tf.compat.v1.Session(graph=graph) as sess:
+        for x0 in (2.0, -2.0):
+            sess.run(set_x, {start: x0})
+            for _ in range(2000):
+                sess.run(train_op)
+            ends[x0] = sess.run(x)
+
+    def j(x):
+        return x ** 4 - 3 * x ** 2 + x
+    np.testing.assert_allclose([ends[2.0], ends[-2.0]], [local, best], rtol=0, atol=1e-12)
+    assert j(local) - j(best) > 2.4, (j(local), j(best))
+
+
+@pytest.mark.claim("ch4.3", "stochastic gradient descent, one example a step, may not reach even a local optimum",
+                   source="book")
+def test_sgd_with_a_fixed_rate_keeps_moving_around_the_least_squares_minimum():
+    """On least squares with noisy data every example's gradient is non-zero at the minimum w* (its
+    residual is not 0), so a step on one example leaves w*: started at w* itself, SGD with a fixed rate
+    (TF1's GradientDescentOptimizer fed one row a step) raises J at once and, after 20 epochs, still
+    has a full-batch gradient 1e8 times what full-batch descent at the same rate reaches."""
+    solution = np.linalg.lstsq(A_LS, B_LS, rcond=None)[0]
+    lr = np.float64(0.5 / LAMBDA_MAX)
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.compat.v1.Variable(solution[:, None])
+        a = tf.compat.v1.placeholder(tf.float64, [None, 4])
+        b = tf.compat.v1.placeholder(tf.float64, [None, 1])
+        loss = tf.reduce_sum(tf.square(tf.matmul(a, w) - b)) / (2 * tf.cast(tf.shape(a)[0], tf.float64))
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(lr).minimize(loss)
+        init = tf.compat.v1.global_variables_initializer()
+    order = np.random.default_rng(5).permutation(np.tile(np.arange(len(A_LS)), 20))
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        sess.run(train_op, {a: A_LS[order[:1]], b: B_LS[order[:1], None]})
+        after_one = sess.run(w)[:, 0]
+        for i in order[1:]:
+            sess.run(train_op, {a: A_LS[i:i + 1], b: B_LS[i:i + 1, None]})
+        sgd = sess.run(w)[:, 0]
+    assert ls_loss_grad(after_one)[0] > ls_loss_grad(solution)[0], "one SGD step from the minimum did not leave it"
+    full = T.least_squares_v1(A_LS, B_LS, lr, 20 * len(A_LS))[-1]
+    sgd_grad, full_grad = (np.linalg.norm(ls_loss_grad(v)[1]) for v in (sgd, full))
+    assert sgd_grad > 1e-3 and sgd_grad > 1e8 * full_grad, (sgd_grad, full_grad)
+
+
 # --- stateful: the trainer ------------------------------------------------------------
 
 class TrainerMachine(RuleBasedStateMachine):
-    """Random batches, one gradient step each, NumPy and Keras SGD side by side."""
+    """Random batches, one gradient step each, NumPy and Keras SGD side by side; after every step
+    the parameters agree within the drift bound derived so far (tests/trajectory.py)."""
 
     @initialize(seed=st.integers(0, 10))
     def start(self, seed):
@@ -278,19 +526,26 @@ class TrainerMachine(RuleBasedStateMachine):
         self.variables = [(tf.Variable(w), tf.Variable(b)) for w, b in self.params]
         self.flat_vars = [v for pair in self.variables for v in pair]
         self.opt = keras.optimizers.SGD(LR)
+        self.jacobians, self.deltas = [], []
 
     @rule(idx=st.lists(st.integers(0, 15), min_size=1, max_size=16))
     def step(self, idx):
         idx = np.array(idx)
-        self.params = R.gradient_descent_step(self.params, R.mlp_gradients(X[idx], Y[idx], self.params, "tanh")[1], LR)
+        grads = R.mlp_gradients(X[idx], Y[idx], self.params, "tanh")[1]
+        self.jacobians.append(trajectory.step_jacobian(
+            lambda v: trajectory.mlp_gradients_batch(X[idx], Y[idx], self.params, v, "tanh"), flat(self.params), LR))
+        self.deltas.append(trajectory.step_error(self.params, grads, trajectory.gradient_error(
+            X[idx], Y[idx], self.params, "tanh"), LR))
+        self.params = R.gradient_descent_step(self.params, grads, LR)
         _, grads = T.mlp_gradients(X[idx], Y[idx], self.variables, "tanh")
         self.opt.apply_gradients(zip([g for pair in grads for g in pair], self.flat_vars))
 
     @invariant()
     def same_parameters(self):
-        if hasattr(self, "params"):
-            np.testing.assert_allclose(flat([[v.numpy() for v in p] for p in self.variables]), flat(self.params),
-                                       rtol=1e-12, atol=1e-13)
+        if getattr(self, "deltas", None):
+            bound = trajectory.drift_bounds(self.jacobians, self.deltas)[-1]
+            trajectory.assert_drift_within([[[v.numpy() for v in p] for p in self.variables]], [self.params], [bound],
+                                           f"Keras SGD after {len(self.deltas)} random batches")
 
 
 TestTrainerMachine = TrainerMachine.TestCase

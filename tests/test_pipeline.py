@@ -11,11 +11,14 @@ TF side                                            reference side
   model.fit(dataset, epochs=1)                       reference.nn.mlp_gradients + a step per batch
 
 One thing is taken from TF: the shuffle's order. TF draws it from its own Philox stream, which the
-reference does not reproduce (its shuffle shares the buffer algorithm and its properties, pinned in
-tests/test_data.py); each Example carries its id, and the reference batches its own parsed and
+reference does not reproduce (its shuffle shares the buffer algorithm, its properties and its law,
+pinned in tests/test_data.py); each Example carries its id, and the reference batches its own parsed and
 preprocessed images in the id order of TF's batches. Everything else is computed on each side: the
-bytes of the files, the parse, the preprocessing, the batching, the loss and the updates.
+bytes of the files, the parse, the preprocessing, the batching, the loss and the updates. A damaged
+shard stops both pipelines, and no damaged record reaches a batch.
 """
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -124,7 +127,8 @@ def numpy_epoch(batches):
 
 @pytest.mark.filterwarnings("ignore:Your input ran out of data")  # Keras: a dataset of unknown length ends the epoch
 @pytest.mark.claim("ch7.3", "the input pipeline reads TFRecord files, parses each Example, preprocesses the "
-                            "image, shuffles and batches, and feeds training")
+                            "image, shuffles and batches, and feeds training", source="book",
+                   code="1.4.0/Chapter07/8. 数据集高层操作.ipynb, cell 6")
 def test_a_tfrecord_pipeline_feeds_keras_one_epoch_whose_loss_is_the_reference_pipelines(shards):
     """Files written by the reference, read by tf.data; the same records through the reference
     pipeline; the epoch's logged losses and final weights agree with NumPy's epoch on the reference's
@@ -157,3 +161,68 @@ def test_a_tfrecord_pipeline_feeds_keras_one_epoch_whose_loss_is_the_reference_p
         assert_within(tf_value, ref_value, len(steps) * EPS32 * np.abs(ref_value).max(),
                       f"the Dense {name} after the epoch")
     assert not np.allclose(w_ref, initial_params()[0][0]), "the epoch did not train"
+
+
+DAMAGES = {
+    # how: (what is done to record 3 of shard 1, id 7, starting at byte ``start``: 12 bytes of header,
+    # the data, 4 of CRC; what TF's reader says, at which offset from ``start``; None: nothing)
+    "a flipped data byte": (lambda raw, start: raw[:start + 40] + bytes([raw[start + 40] ^ 0x20]) + raw[start + 41:],
+                            "corrupted record at", 12),
+    "a cut inside the record": (lambda raw, start: raw[:start + 40], "truncated record at", 0),
+    "a cut inside its header": (lambda raw, start: raw[:start + 5], None, None),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_shard_stops_both_pipelines_and_no_damaged_record_reaches_a_batch(shards, tmp_path, damage):
+    """The shards again, with record 3 of shard 1 (id 7) damaged: the reference pipeline raises
+    DataLossError naming the shard and the record, whatever the damage. TF's pipeline
+    (TFRecordDataset -> parse -> preprocess -> shuffle -> batch) raises DataLossError too, except
+    for a cut inside the record's 12-byte header, which TF's reader takes for the end of the file
+    (tests/test_tfrecord.py): it then reads an epoch of the records before the cut. Either way, every
+    element TF batches is a record read whole: an id before the damage, with its label and the
+    reference pipeline's preprocessed image."""
+    files, images, labels = shards
+    good = [RT.read_records(f) for f in files]
+    start = 16 * 3 + sum(len(r) for r in good[1][:3])
+    damaged = [str(tmp_path / f"data.tfrecords-{s:05d}-of-{SHARDS:05d}") for s in range(SHARDS)]
+    cut, said, offset = DAMAGES[damage]
+    for s, (source, target) in enumerate(zip(files, damaged)):
+        raw = open(source, "rb").read()
+        with open(target, "wb") as f:
+            f.write(cut(raw, start) if s == 1 else raw)
+    with pytest.raises(RT.DataLossError) as caught:
+        ref_batches(damaged, [np.arange(N)])
+    assert (caught.value.path, caught.value.index) == (damaged[1], 3), caught.value
+    before = {int(RT.decode_example(r)["id"][0]) for r in good[0] + good[1][:3]}
+    batches, error = [], None
+    try:
+        for batch in tf_pipeline(damaged):
+            batches.append(tuple(t.numpy() for t in batch))
+    except tf.errors.DataLossError as e:
+        error = e
+    if said is None:
+        assert error is None, f"TF's pipeline raised {error.message}"
+        assert sorted(np.concatenate([ids for _, _, ids in batches]).tolist()) == sorted(before)
+    else:
+        assert error is not None, (
+            f"{damage}: TF's pipeline read {sum(len(b[2]) for b in batches)} elements without an error")
+        assert f"{said} {start + offset}" in error.message, error.message
+    ids = sorted(before)
+    expected = dict(zip(ids, np.concatenate([x for x, _ in ref_batches(files, [np.array(ids)])])))
+    for x, y, ids in batches:
+        assert set(ids.tolist()) <= before, f"{damage}: ids {sorted(set(ids.tolist()) - before)} reached a batch"
+        np.testing.assert_array_equal(y, labels[ids])
+        reference = np.stack([expected[i] for i in ids.tolist()])
+        assert_within(x, reference, 64 * EPS32 * np.maximum(1.0, np.abs(reference)), f"images of ids {ids}")
+
+
+def test_planted_a_pipeline_that_ignores_errors_fails_the_damage_test(shards, tmp_path, monkeypatch):
+    """TF's pipeline with .ignore_errors() after the reader (a common recipe for corrupt files): it
+    ends each damaged shard at the damage without a word, and the damage test fails."""
+    module = sys.modules[__name__]
+    pipeline = module.tf_pipeline
+    monkeypatch.setattr(module, "tf_pipeline", lambda files: pipeline(files).ignore_errors())
+    with pytest.raises(AssertionError, match=r"TF's pipeline read \d+ elements without an error"):
+        test_a_damaged_shard_stops_both_pipelines_and_no_damaged_record_reaches_a_batch(
+            shards, tmp_path, "a flipped data byte")

@@ -6,12 +6,18 @@ import tensorflow as tf
 from hypothesis import given
 from hypothesis import strategies as st
 
+import reference.nn as RN
 import reference.regularizers as R
 import tfimpl.regularizers as T
+from tests.catalog import error_models
+from tests.precision import EPS as EPS_OF
+
+EPS = EPS_OF["float64"]
 
 
 @given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([0.0, 0.001, 0.01, 0.5]))
-@pytest.mark.claim("ch4.4.2", "L1 regularisation adds scale * sum|w| to the loss, L2 adds scale * sum w^2")
+@pytest.mark.claim("ch4.4.2", "L1 regularisation adds scale * sum|w| to the loss, L2 adds scale * sum w^2",
+                   source="book")
 def test_keras_l1_and_l2_objects_agree_with_the_pair(seed, scale):
     """Keras rounds the factor to float32 (ops.cast of a float32 tensor), hence rtol 1e-7."""
     w = np.random.default_rng(seed).standard_normal((3, 4))
@@ -25,9 +31,22 @@ def test_keras_l1_and_l2_objects_agree_with_the_pair(seed, scale):
         assert k == pytest.approx(float(getattr(R, name)(w, scale)), rel=1e-14, abs=1e-300)
 
 
+@pytest.mark.claim("ch4.4.2", "tf.contrib.layers.l2_regularizer(scale)(w) is scale * sum(w^2) / 2, TensorFlow halving "
+                              "the sum so that its derivative is simpler: l1_regularizer(.5) of [[1, -2], [-3, 4]] "
+                              "is (1 + 2 + 3 + 4) * 0.5 = 5 and l2_regularizer(.5) is (1 + 4 + 9 + 16) / 2 * 0.5 = "
+                              "7.5", source="book")
+def test_the_books_l1_and_l2_regularizer_example_gives_5_and_7_5():
+    """The book's weights and scale through the contrib code's op sequence (tfimpl's l1_v1 / l2_v1,
+    tf.contrib being gone) and the references: every sum is exact in float32."""
+    weights = np.array([[1.0, -2.0], [-3.0, 4.0]], np.float32)
+    assert float(T.l1_v1(weights, 0.5)) == float(R.l1(weights.astype(np.float64), 0.5)) == 5.0
+    assert float(T.l2_v1(weights, 0.5)) == 0.5 * float(R.l2_loss(weights.astype(np.float64))) == 7.5
+    assert float(tf.nn.l2_loss(weights)) == 15.0  # sum w^2 / 2: the half is tf.nn.l2_loss's
+
+
 @given(seed=st.integers(0, 2**32 - 1))
-@pytest.mark.claim("ch4.4.2", "tf.contrib.layers.l2_regularizer(scale)(w) adds the L2 penalty scale * sum w^2",
-                   verdict="corrected", correction="it adds scale * sum(w^2) / 2 (tf.nn.l2_loss); Keras's L2(scale) is twice that")
+@pytest.mark.claim("ch4.4.2", "Keras's L2(scale) is scale * sum(w^2), twice TF1's l2_regularizer(scale) = "
+                              "scale * sum(w^2) / 2: a port keeps the penalty with L2(scale / 2)", source="port")
 def test_keras_l2_is_exactly_twice_tf1_l2_regularizer(seed):
     """TF1: tf.contrib.layers.l2_regularizer(s)(w) = s * tf.nn.l2_loss(w) = s * sum w^2 / 2;
     Keras: L2(s)(w) = s * sum w^2. Scales are powers of 2 so float32 rounding cannot blur the 2x."""
@@ -58,7 +77,9 @@ def _network(rng):
     return ws, bs, x, y
 
 
-@pytest.mark.claim("p89", "add_to_collection('losses', ...) for every layer's penalty, then add_n(get_collection('losses')), is the total loss")
+@pytest.mark.claim("ch4.4.2", "add_to_collection('losses', ...) for every layer's penalty, then "
+                              "add_n(get_collection('losses')), is the total loss", source="book", page=89,
+                   code="1.4.0/Chapter04/3. 正则化.ipynb, cells 3 and 5")
 def test_tf1_loss_collection_total_equals_numpy_and_keras_model_losses():
     """J(theta) + lambda R(w), the book's way: each layer adds
     l2_regularizer(lambda)(w) = lambda * tf.nn.l2_loss(w) to the 'losses' collection, the
@@ -76,8 +97,9 @@ def test_tf1_loss_collection_total_equals_numpy_and_keras_model_losses():
     assert tf2_total == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.claim("snippet", "tf.contrib.layers.l2_regularizer(scale) ports to TF2 as tf.keras.regularizers.l2(scale)",
-                   verdict="wrong", correction="tf.contrib is gone; the same penalty is tf.keras.regularizers.l2(0.5 * scale), as tf_upgrade_v2 writes it")
+@pytest.mark.claim("ch4.4.2", "tf.contrib is gone in TF2: tf.contrib.layers.l2_regularizer(scale) ports as "
+                              "tf.keras.regularizers.l2(0.5 * scale), as TF's own upgrade script tf_upgrade_v2 "
+                              "writes it", source="port")
 def test_tf2_upgrade_script_rewrites_contrib_l2_regularizer_as_keras_l2_of_half_the_scale(tmp_path):
     """tf.contrib is gone in TF 2; TF's own upgrade script (tf_upgrade_v2, shipped with TensorFlow)
     rewrites the book's call as tf.keras.regularizers.l2(0.5 * (scale)), which is l2_v1's number
@@ -91,11 +113,74 @@ def test_tf2_upgrade_script_rewrites_contrib_l2_regularizer_as_keras_l2_of_half_
     assert float(T.l2_keras(w, 0.5 * s)) == float(T.l2_v1(w, s))
 
 
-@pytest.mark.claim("snippet", "tf.contrib.layers.l2_regularizer(scale) ports to TF2 as tf.keras.regularizers.l2(scale)",
-                   verdict="wrong", correction="tf.compat.v1.keras.regularizers.l2 is Keras 3's L2: twice the TF1 penalty")
+@pytest.mark.claim("ch4.4.2", "tf.compat.v1.keras.regularizers.l2(scale) is not TF1's l2_regularizer(scale): in "
+                              "TF 2.21 it is Keras 3's L2 itself, twice the TF1 penalty", source="port")
 def test_compat_v1_keras_l2_is_keras_3_l2_twice_the_tf1_penalty():
     """The usual migration advice, tf.compat.v1.keras.regularizers.l2 for tf.contrib.layers.l2_regularizer,
     doubles the penalty: in TF 2.21 the compat name is Keras 3's L2 class itself, scale * sum w^2."""
     assert tf.compat.v1.keras.regularizers.l2 is keras.regularizers.L2
     w, s = np.random.default_rng(4).standard_normal((4, 3)), 2.0 ** -5
     assert float(tf.compat.v1.keras.regularizers.l2(s)(tf.constant(w))) == 2 * float(T.l2_v1(w, s))
+
+
+def regularized_mse_bound(x, y, params, scale, activation):
+    """Both sides' error bound of mean((y - f)^2) + sum of scale * l2_loss(w), f the network's output:
+    f's error (error_models.mlp_error: the dense layers, the earlier error carried through |w|) moves
+    each squared residual by 2 |y - f| df; the n squares, their sum and the mean round (n + 1) / 2 eps
+    of the sum; each penalty's K squares and sum ((K + 1) / 2 eps of the sum) and its product with
+    scale / 2 (Keras rounds scale / 2 to float32: a power of 2 here, exact); the L + 1 terms' sum.
+    Twice that: the two sides compute the same terms in their own orders."""
+    wb = [a for pair in params for a in pair]
+    out = RN.mlp_forward(x, params, activation)
+    f_err = error_models.mlp_error("float64", x, *wb, activation=activation) * EPS
+    r = np.abs(y - out)
+    mse = np.mean(r ** 2)
+    penalties = [scale * np.sum(w ** 2) / 2 for w, _ in params]
+    err = np.mean(2 * r * f_err) + 0.5 * (r.size + 1) * EPS * mse
+    err += sum(0.5 * (np.size(w) + 2) * EPS * p for (w, _), p in zip(params, penalties))
+    err += 0.5 * (len(params) + 1) * EPS * (mse + sum(penalties))
+    return 2 * err
+
+
+def check_regularized_loss(activation):
+    """Both TF forms against the reference with one hidden activation; returns the share of the bound used."""
+    ws, bs, x, y = _network(np.random.default_rng(9))
+    params, lam = list(zip(ws, bs)), 2.0 ** -3
+    expected = R.regularized_mse(x, y, params, lam, activation)
+    assert R.regularized_mse_v1(x, y, params, lam, activation) == expected
+    bound, used = regularized_mse_bound(x, y, params, lam, activation), 0.0
+    for form in (T.regularized_mse, T.regularized_mse_v1):
+        got = float(form(x, y, params, lam, activation))
+        assert abs(got - expected) <= bound, (f"{form.__name__}, {activation}: {got!r} vs the reference's {expected!r}, "
+                                              f"|diff| {abs(got - expected):.3g} > bound {bound:.3g}")
+        used = max(used, abs(got - expected) / bound)
+    return used
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", None], ids=["sigmoid", "tanh", "linear"])
+def test_the_regularized_loss_with_every_activation_is_the_references(activation):
+    """regularized_mse (Keras Dense layers with kernel_regularizer, MSE + sum(model.losses)) and
+    regularized_mse_v1 (the book's "losses" collection) with each hidden activation besides relu
+    (above), against the reference, within both sides' error model."""
+    check_regularized_loss(activation)
+
+
+def test_a_regularized_loss_that_ignores_the_activation_fails_the_check(monkeypatch):
+    """Planted: the TF1 form builds its hidden layers with relu whatever it is given (every test used relu)."""
+    real = T.regularized_mse_v1
+    monkeypatch.setattr(T, "regularized_mse_v1", lambda x, y, params, scale, activation="relu": real(x, y, params, scale))
+    with pytest.raises(AssertionError, match=r"<lambda>, tanh: .* > bound"):
+        check_regularized_loss("tanh")
+
+
+@given(seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([0.0, 0.001, 0.01, 0.5, 3.0]))
+def test_the_tf1_contrib_forms_are_the_references(seed, scale):
+    """l1_v1 and l2_v1 (contrib's op sequence) against reference.regularizers.l1_v1 and l2_v1: a sum
+    of K terms (|w| exact, w^2 0.5 eps), within (K - 1) / 2 eps of the sum of |terms| on each side, the
+    product with scale and the halving (exact) one more rounding; twice, for the two sides."""
+    w = np.random.default_rng(seed).standard_normal((4, 3))
+    k = w.size
+    for tf_form, ref_form, terms in ((T.l1_v1, R.l1_v1, np.abs(w)), (T.l2_v1, R.l2_v1, w ** 2 / 2)):
+        got, want = float(tf_form(w, scale)), float(ref_form(w, scale))
+        bound = 2 * EPS * (0.5 * (k - 1) + 0.5 * (ref_form is R.l2_v1) * k + 0.5) * scale * terms.sum()
+        assert abs(got - want) <= bound, (tf_form.__name__, scale, got, want, bound)

@@ -73,7 +73,8 @@ def book_loop():
 
 @pytest.mark.claim("ch8.1", "the two-step RNN with X = [1, 2], w_cell_state [[0.1, 0.2], [0.3, 0.4]], w_cell_input "
                             "[0.5, 0.6], b_cell [0.1, -0.1] and the output layer [[1.0], [2.0]], 0.1 gives the states "
-                            "[0.537, 0.462] and [0.860, 0.884] and the outputs 1.56 and 2.73")
+                            "[0.537, 0.462] and [0.860, 0.884] and the outputs 1.56 and 2.73", source="book",
+                   code="1.4.0/Chapter08/1. 循环神经网络前向传播.ipynb, cells 2 and 4 (prints 1.56128388, 2.72707101)")
 def test_book_two_step_rnn_gives_states_0537_0462_then_0860_0884_and_outputs_156_then_273():
     """By hand (h0 = 0; the state is a row, h_t = tanh(h_{t-1} w_cell_state + x_t w_cell_input + b)):
 
@@ -134,7 +135,8 @@ GATE_VALUES = np.array([0.3, -0.7, 1.1, 0.5])  # one distinct pre-activation per
 
 @pytest.mark.parametrize("via", ["bias", "kernel", "recurrent_kernel"])
 @pytest.mark.claim("ch8.2", "an LSTM step computes an input gate i, a forget gate f and an output gate o (sigmoids) "
-                            "and a candidate z (tanh) from [h, x]; c = f * c_prev + i * z, h = o * tanh(c)")
+                            "and a candidate z (tanh) from [h, x]; c = f * c_prev + i * z, h = o * tanh(c)",
+                   source="book")
 def test_keras_lstm_packs_its_gates_input_forget_candidate_output(via):
     """One unit, one distinct pre-activation per gate block, put in through the bias, the kernel
     (x = 1) or the recurrent kernel (h = 1); of the 24 ways to read the four blocks, exactly one
@@ -195,14 +197,13 @@ def lstm_step_bound(dtype, x, h, c, kernel, recurrent_kernel, bias, dh=0.0, dc=0
     return (h_new, c_new), (np.abs(tc) * do + o * dtc + 0.5 * eps * np.abs(h_new), dc_new)
 
 
-@pytest.mark.claim("snippet", "tf.nn.rnn_cell.BasicLSTMCell(n) ports to TF2 as keras.layers.LSTMCell(n)",
-                   verdict="corrected",
-                   correction="BasicLSTMCell is gone with Keras 3 (AttributeError); TF1's LSTM kernels take "
-                              "[x, h] @ w with the gates packed i, c, f, o and add forget_bias (1.0) to the forget "
-                              "gate at every step; Keras packs i, f, c, o in a kernel and a recurrent_kernel and "
-                              "puts the 1 into the forget bias once, at initialisation (unit_forget_bias): to port "
-                              "weights, split w's rows, swap the middle blocks and add forget_bias to the forget "
-                              "bias")
+@pytest.mark.claim("ch8.2", "tf.nn.rnn_cell.BasicLSTMCell(n) ports to TF2 as keras.layers.LSTMCell(n), but its "
+                            "weights do not carry over as they are: BasicLSTMCell is gone with Keras 3 "
+                            "(AttributeError); TF1's LSTM kernels take [x, h] @ w with the gates packed i, c, f, o "
+                            "and add forget_bias (1.0) to the forget gate at every step; Keras packs i, f, c, o in a "
+                            "kernel and a recurrent_kernel and puts the 1 into the forget bias once, at "
+                            "initialisation (unit_forget_bias): to port weights, split w's rows, swap the middle "
+                            "blocks and add forget_bias to the forget bias", source="port")
 def test_tf1_lstm_kernel_packs_input_candidate_forget_output_and_adds_forget_bias_at_every_step():
     """The book's tf.nn.rnn_cell.BasicLSTMCell cannot be built with Keras 3. Its math (TF 1.x
     rnn_cell_impl.py: i, j, f, o = split([x, h] @ kernel + bias); c' = c sigmoid(f + forget_bias)
@@ -385,7 +386,7 @@ def gradient_norms_per_step(dx):
 
 
 @pytest.mark.claim("ch8.2", "a plain RNN struggles with long-term dependencies: the gradient reaching an input "
-                            "shrinks with its distance from the output")
+                            "shrinks with its distance from the output", source="book")
 def test_simple_rnn_gradient_shrinks_at_least_geometrically_when_the_recurrent_norm_is_below_1():
     """h_t = tanh(a_t), a_t = x_t K + h_{t-1} R + b, L = v . h_T. Backwards, dL/da_T = v * tanh'(a_T),
     dL/da_{t-1} = (dL/da_t R^T) * tanh'(a_{t-1}) and dL/dx_t = dL/da_t K^T, so
@@ -419,7 +420,7 @@ def test_simple_rnn_gradient_shrinks_at_least_geometrically_when_the_recurrent_n
 
 
 @pytest.mark.claim("ch8.2", "the LSTM's forget gate lets it keep information over long distances, where a plain "
-                            "RNN loses it")
+                            "RNN loses it", source="book")
 @pytest.mark.parametrize("forget_bias", [5.0, 1.0])
 def test_lstm_gradient_through_the_cell_decays_as_the_forget_gate_to_the_power_of_the_distance(forget_bias):
     """With no recurrent weights and no input weights into the forget gate, f = sigmoid(b_f) at
@@ -472,11 +473,13 @@ def lstm_forward_bound(dtype, x, kernel, recurrent_kernel, bias):
 
 
 @pytest.mark.claim("ch8.4", "an LSTM trained on the previous 10 values of sin(x) predicts the next value of "
-                            "held-out points with a small root-mean-square error",
+                            "held-out points with a small root-mean-square error", source="book",
+                   code="1.4.0/Chapter08/2. 预测正弦函数.ipynb, cells 2, 6 and 10 (prints 0.002070 after training)",
                    verdict="corrected",
                    correction="small next to what: at SAMPLE_GAP = 0.01, repeating the last value already scores "
                               "0.0071 and extrapolating the last two linearly 7e-5; a seeded LSTM(32) trained for "
-                              "2 s scores 0.0010, better than the first, 14x worse than the second")
+                              "2 s scores 0.0010, better than the first, 14x worse than the second (the "
+                              "notebook's two-layer LSTM(30) prints 0.002070)")
 def test_a_seeded_lstm_predicts_held_out_sine_values_with_rmse_below_0_01():
     """The book's set-up (TIMESTEPS = 10, SAMPLE_GAP = 0.01, 10000 training windows from x = 0, the
     held-out windows from x = 100.1), a smaller model: one LSTM(32) and a Dense(1), float32, 1000

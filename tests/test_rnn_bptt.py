@@ -53,7 +53,7 @@ NAMES = {"simple_rnn": ("dx", "dK", "dR", "db", "dh0"), "lstm": ("dx", "dK", "dR
 @pytest.mark.parametrize("name", ["simple_rnn", "lstm"])
 @pytest.mark.claim("ch8.1", "a recurrent network is trained by backpropagation through time: unrolled over its steps, "
                             "the chain rule runs from the last step back to the first, and each shared weight's "
-                            "gradient sums every step's contribution")
+                            "gradient sums every step's contribution", source="book")
 def test_hand_bptt_equals_gradient_tape_and_finite_differences_for_every_weight_and_initial_state(name):
     """In float64, on x [2, 5, 2] with 3 units: the NumPy BPTT (reference *_vjp) equals GradientTape
     through Keras's layer within the catalog's float64 error bound, and central differences of the
@@ -162,12 +162,11 @@ def test_the_tf_scan_form_computes_bitwise_what_the_keras_layer_computes_eagerly
         np.testing.assert_array_equal(a.numpy(), s.numpy(), err_msg=f"{name} {what}")
 
 
-@pytest.mark.claim("snippet", "lstm = tf.nn.rnn_cell.BasicLSTMCell(hidden_size); "
-                              "outputs, state = tf.nn.dynamic_rnn(lstm, x, dtype=tf.float32) runs an LSTM over x",
-                   verdict="wrong",
-                   correction="with Keras 3 (TF >= 2.16) tf.compat.v1.nn.rnn_cell.BasicLSTMCell raises AttributeError; "
-                              "tf.compat.v1.nn.dynamic_rnn still unrolls a keras.layers.LSTMCell, given initial_state "
-                              "(dtype= alone fails: the TF1 zero-state call does not fit a Keras 3 cell)")
+@pytest.mark.claim("ch8.4", "the book's lstm = tf.nn.rnn_cell.BasicLSTMCell(hidden_size); outputs, state = "
+                            "tf.nn.dynamic_rnn(lstm, x, dtype=tf.float32) ports to TF 2.21 (Keras 3) as "
+                            "tf.compat.v1.nn.dynamic_rnn over a keras.layers.LSTMCell, given initial_state: "
+                            "tf.compat.v1.nn.rnn_cell.BasicLSTMCell raises AttributeError, and dtype= alone fails "
+                            "(the TF1 zero-state call does not fit a Keras 3 cell)", source="port")
 def test_the_books_tf1_lstm_needs_a_keras_cell_and_an_initial_state_and_then_equals_the_layer():
     """BasicLSTMCell (and every tf.compat.v1.nn.rnn_cell class) is gone; dynamic_rnn with a Keras
     LSTMCell and dtype= raises TypeError; with initial_state, tfimpl.rnn.lstm_v1 (placeholders, a

@@ -24,7 +24,8 @@ def test_a_python_decay_rate_is_rounded_to_float32_even_for_a_float64_learning_r
         assert fn(lr64, 10, 10, F64(0.96)).numpy() == 0.96
 
 
-@pytest.mark.claim("ch4.4.1", "with staircase=True the learning rate is constant within each interval of decay_steps")
+@pytest.mark.claim("ch4.4.1", "with staircase=True the learning rate is constant within each interval of decay_steps",
+                   source="book")
 def test_staircase_decay_is_constant_within_each_interval():
     steps = np.arange(0, 60)
     lr = T.exponential_decay(tf.constant(0.1, tf.float64), steps, 10, 0.96, staircase=True).numpy()
@@ -33,7 +34,8 @@ def test_staircase_decay_is_constant_within_each_interval():
         assert np.all(block == block[0]), f"interval {k}: {block}"
 
 
-@pytest.mark.claim("ch4.4.1", "with staircase=True the learning rate drops by a factor decay_rate every decay_steps steps")
+@pytest.mark.claim("ch4.4.1", "with staircase=True the learning rate drops by a factor decay_rate every decay_steps "
+                              "steps", source="book")
 def test_staircase_drops_by_exactly_decay_rate_at_each_boundary():
     steps = np.arange(0, 60)
     lr = T.exponential_decay(tf.constant(1.0, tf.float64), steps, 10, 0.5, staircase=True).numpy()
@@ -42,7 +44,9 @@ def test_staircase_drops_by_exactly_decay_rate_at_each_boundary():
     np.testing.assert_allclose(lr[10::10] / lr[9:-1:10], 0.96, rtol=4e-16)  # two roundings of a float64 quotient
 
 
-@pytest.mark.claim("ch4.4.1", "minimize(loss, global_step=global_step) increments global_step, so exponential_decay's rate decays as training runs")
+@pytest.mark.claim("ch4.4.1", "minimize(loss, global_step=global_step) increments global_step, so "
+                              "exponential_decay's rate decays as training runs", source="book",
+                   code="1.4.0/Chapter04/2. 学习率的设置.ipynb, cell 6")
 def test_minimize_with_global_step_uses_the_reference_rate_at_each_step():
     """TF1: minimize(loss, global_step=...) adds one to global_step per run, and the rate fetched in the
     same run (the one the update used) is the reference value at the step before the increment.
@@ -54,6 +58,49 @@ def test_minimize_with_global_step_uses_the_reference_rate_at_each_step():
         expected = R.exponential_decay(np.float64(0.1), k, 5, 0.9)
         np.testing.assert_allclose(used[k], expected, rtol=4e-16, err_msg=f"step {k}")
         np.testing.assert_allclose(w_before[k] - w[k], expected, rtol=1e-13, err_msg=f"step {k}")
+
+
+@pytest.mark.claim("ch4.4.1", "learning_rate = tf.train.exponential_decay(0.1, global_step, 100, 0.96, "
+                              "staircase=True) starts at 0.1 and multiplies the rate by 0.96 every 100 steps",
+                   source="book")
+def test_the_books_decay_of_0_1_by_0_96_every_100_steps_in_a_session():
+    """The book's numbers, in the book's TF1 program (Python floats: a float32 schedule): the rate a
+    minimize step uses is 0.1 for steps 0-99, 0.1 * 0.96 for 100-199, 0.1 * 0.96 ** 2 from 200, each
+    the float32 rounding of float32(0.1) * float32(0.96) ** k."""
+    used, counts, _ = T.decayed_gradient_descent_v1(0.1, 100, 0.96, 251, staircase=True)
+    assert counts.tolist() == list(range(1, 252))
+    lr, rate = np.float32(0.1), np.float32(0.96)
+    expected = [lr * rate ** np.float32(k // 100) for k in range(251)]
+    np.testing.assert_allclose(used, expected, rtol=2 * np.finfo(np.float32).eps)
+    assert used[0] == used[99] == np.float32(0.1) and used[100] == used[199] != used[200] == used[250]
+    assert np.round(used[[0, 100, 200]].astype(np.float64), 7).tolist() == [0.1, 0.096, 0.09216]
+
+
+@pytest.mark.claim("ch4.4.1", "decaying the rate (exponential_decay(0.1, global_step, 1, 0.96, staircase=True)) gets "
+                              "x ** 2 from x = 5 to 0.028727 in 91 steps, the rate down to 0.002436", source="book",
+                   code="1.4.0/Chapter04/2. 学习率的设置.ipynb, cell 6 (its printed output)")
+def test_the_books_decayed_descent_on_x_squared_prints_the_books_numbers():
+    """The notebook's program through tf.compat.v1, float32: x and the rate (read after the step, so
+    already decayed once more) after steps 1, 11, ..., 91, printed with %f as the notebook does."""
+    printed = [("4.000000", "0.096000"), ("0.690561", "0.063824"), ("0.222583", "0.042432"), ("0.106405", "0.028210"),
+               ("0.065548", "0.018755"), ("0.047625", "0.012469"), ("0.038558", "0.008290"), ("0.033523", "0.005511"),
+               ("0.030553", "0.003664"), ("0.028727", "0.002436")]
+    graph = tf.Graph()
+    with graph.as_default():
+        global_step = tf.compat.v1.Variable(0)
+        learning_rate = tf.compat.v1.train.exponential_decay(0.1, global_step, 1, 0.96, staircase=True)
+        x = tf.compat.v1.Variable(tf.constant(5, dtype=tf.float32), name="x")
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(learning_rate).minimize(tf.square(x),
+                                                                                        global_step=global_step)
+        init = tf.compat.v1.global_variables_initializer()
+    got = []
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for i in range(100):
+            sess.run(train_op)
+            if i % 10 == 0:
+                got.append(("%f" % sess.run(x), "%f" % sess.run(learning_rate)))
+    assert got == printed
 
 
 def test_keras_sgd_with_a_schedule_counts_its_own_steps_like_global_step():

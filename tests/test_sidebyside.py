@@ -253,7 +253,8 @@ def doubled(x):
     return R.double(x)
 
 
-@pytest.mark.claim("p12", "doubling doubles", verdict="corrected", correction="it doubles `twice`")
+@pytest.mark.claim("ch4.1", "doubling doubles", source="book", page=12, verdict="corrected",
+                   correction="it doubles `twice`")
 def test_double_agrees_on_both_sides():
     assert R.double(1) == T.double(1)
 
@@ -305,8 +306,9 @@ def test_a_made_up_pair_shows_one_sided_functions_facts_claims_catalog_and_agree
     assert "@in_float64" in s["double"]["reference"]
     assert s["double"]["formula"] == "double(x) = 2 x."
     assert "Double agrees on both sides" in s["double"]["text"]
-    assert "Claim p12" in s["double"]["text"] and "doubling doubles" in s["double"]["text"]
-    assert "holds with a correction" in s["double"]["text"] and "twice" in s["double"]["text"]
+    assert "Claim (book, 2nd ed. (2018), ch. 4.1, p. 12" in s["double"]["text"], s["double"]["text"]
+    assert "doubling doubles" in s["double"]["text"]
+    assert "holds, with a missing detail" in s["double"]["text"] and "twice" in s["double"]["text"]
     assert "Through a helper only" in s["double"]["text"] and "through doubled" in s["double"]["text"]
     assert "Triple by its imported name" in s["triple_v1"]["text"]
     assert "Tensorflow itself" in page.loose and "Tensorflow itself" not in s["double"]["text"]

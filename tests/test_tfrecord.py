@@ -12,6 +12,7 @@ import time
 import zlib
 
 import google_crc32c
+import hypothesis
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -55,11 +56,52 @@ def tf_readers(position):
 
 
 def ref_read(path, compression=None):
-    """(the records reference.read_records returns, or [] with the DataLossError it raises)."""
-    try:
-        return R.read_records(path, compression), None
-    except R.DataLossError as e:
-        return [], e
+    """(the records reference.read_records returns, or [] with the DataLossError it raises); its TF1
+    twin read_records_v1 must do the same (the same records, or an error with the same message)."""
+    outcomes = []
+    for read in (R.read_records, R.read_records_v1):
+        try:
+            outcomes.append((read(path, compression), None))
+        except R.DataLossError as e:
+            outcomes.append(([], e))
+    (records, err), (records_v1, err_v1) = outcomes
+    assert records_v1 == records and str(err_v1) == str(err), f"{path}: read_records_v1 {err_v1}, read_records {err}"
+    return records, err
+
+
+TFIMPL_READERS = [T.read_records, T.read_records_v1]
+
+
+def check_tfimpl_readers(path, compression, where, readers=TFIMPL_READERS):
+    """Each of tfimpl's readers on a (damaged) file does what TF's own RecordReader does: where
+    tf_record_iterator yields some records and raises DataLossError, the reader raises DataLossError
+    with TF's message (a reader returns a list or raises: it cannot hand back the records before the
+    damage); where TF's reader ends without an error, the reader returns exactly TF's records. So no
+    tfimpl reader returns a damaged record as good, nor a list from a file TF refuses."""
+    tf_records, tf_err = tf_iterate(path, compression)
+    for read in readers:
+        name = f"tfimpl.{read.__name__}"
+        try:
+            records = read(path, compression)
+        except tf.errors.DataLossError as e:
+            assert tf_err is not None, f"{where}: {name} raised where TF reads {len(tf_records)} records: {e.message}"
+            assert tf_err.message in e.message, f"{where}: {name} raised {e.message!r}, TF {tf_err.message!r}"
+        else:
+            assert tf_err is None, (f"{where}: {name} returned {len(records)} records where TF's reader raises "
+                                    f"DataLossError: {tf_err.message}")
+            assert records == tf_records, f"{where}: {name} returned {len(records)} records, TF {len(tf_records)}"
+
+
+class Planted:
+    """A module with the names given replaced: monkeypatched in as a tfimpl module's ``tf`` (or, nested,
+    its ``tf.compat.v1``), it plants a bug in tfimpl's own code without copying that code."""
+
+    def __init__(self, module, **replaced):
+        self._module = module
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
 
 
 def mask(crc):
@@ -102,7 +144,8 @@ def test_crc32c_agrees_with_google_crc32c_on_both_paths(n):
         assert R.crc32c(data) == crc32c_bitwise(data), f"{n} bytes"
 
 
-@given(st.binary(max_size=9000))
+@given(st.binary(min_size=1, max_size=9000))
+@hypothesis.example(b"")
 def test_crc32c_agrees_with_google_crc32c_on_any_bytes(data):
     assert R.crc32c(data) == google_crc32c.value(data), data[:32]
 
@@ -122,7 +165,8 @@ def test_the_crc_of_a_1_mib_record_takes_well_under_a_second():
 
 # --- the framing, both ways ------------------------------------------------------------------
 
-@pytest.mark.claim("ch7.1", "TFRecord files store data as tf.train.Example protocol buffers", verdict="corrected",
+@pytest.mark.claim("ch7.1", "TFRecord files store data as tf.train.Example protocol buffers", source="book",
+                   verdict="corrected",
                    correction="a TFRecord file is a run of framed byte strings (uint64 length, masked CRC-32C of "
                               "the length, the bytes, masked CRC-32C of the bytes); any bytes can be a record, an "
                               "Example is only the usual content")
@@ -177,6 +221,65 @@ def test_each_side_reads_the_others_file_and_both_write_the_same_bytes(tmp_path,
                     f"Python's zlib {zlib.ZLIB_RUNTIME_VERSION}")
 
 
+def read_outcome(read, path, compression):
+    """The records ``read`` returns, or the DataLossError (the reference's or TF's) it raises."""
+    try:
+        return read(path, compression)
+    except (R.DataLossError, tf.errors.DataLossError) as e:
+        return e
+
+
+def writers_and_readers():
+    """Each side's writer, and the four readers, looked up now (so that a planted one is the one used)."""
+    writers = {"tfimpl": T.write_records, "reference": R.write_records}
+    readers = {"reference": R.read_records, "reference v1": R.read_records_v1, "tfimpl": T.read_records,
+               "tfimpl v1": T.read_records_v1}
+    return writers, readers
+
+
+@pytest.mark.parametrize("compression", [None, "GZIP"])
+def test_every_writer_and_reader_pair_agrees_on_each_compression(tmp_path, compression):
+    """Both writers and all four readers (the TF1 forms too), for compression None and "GZIP", on
+    records of 0 to 20,000 bytes: each reader returns what each writer wrote, and refuses the file
+    read with the other compression (a GZIP file read raw is "corrupted record at 0", a raw file
+    read as GZIP fails zlib's header check), so a reader or writer that dropped its compression
+    argument fails here."""
+    records = [b"", b"\x00", RNG.bytes(200), RNG.bytes(20_000)]
+    other = "GZIP" if compression is None else None
+    writers, readers = writers_and_readers()
+    for writer, write in writers.items():
+        path = tmp_path / f"{writer}.tfrecord"
+        write(path, records, compression)
+        assert (path.read_bytes()[:2] == b"\x1f\x8b") == (compression == "GZIP"), f"{writer}'s file, {compression}"
+        for reader, read in readers.items():
+            got = read_outcome(read, path, compression)
+            assert got == records, f"{reader} reading {writer}'s file with {compression}: {got!r:.200}"
+            got = read_outcome(read, path, other)
+            assert isinstance(got, Exception), f"{reader} read {writer}'s {compression} file as {other}"
+
+
+@pytest.mark.parametrize("planted", ["reference v1", "tfimpl v1", "tfimpl writer"])
+def test_planted_a_dropped_compression_argument_fails_the_pairs_test(tmp_path, monkeypatch, planted):
+    """read_records_v1 (either side) reading as if compression were None (tfimpl's: a TFRecordReader
+    made without its options), and tfimpl's writer writing so (a TFRecordWriter without its options)."""
+    if planted == "reference v1":
+        monkeypatch.setattr(R, "read_records_v1", lambda path, compression=None: R.read_records(path))
+    elif planted == "tfimpl v1":
+        reader = Planted(tf.compat.v1, TFRecordReader=lambda options=None: tf.compat.v1.TFRecordReader())
+        monkeypatch.setattr(T, "tf", Planted(tf, compat=Planted(tf.compat, v1=reader)))
+    else:
+        writer = Planted(tf.io, TFRecordWriter=lambda path, options=None: tf.io.TFRecordWriter(path))
+        monkeypatch.setattr(T, "tf", Planted(tf, io=writer))
+    caught = {"reference v1": r"^reference v1 read", "tfimpl v1": r"^tfimpl v1 read", "tfimpl writer": r"tfimpl's"}
+    for compression in ("GZIP", None):
+        try:
+            test_every_writer_and_reader_pair_agrees_on_each_compression(tmp_path, compression)
+        except AssertionError as e:
+            assert re.search(caught[planted], str(e)), e
+            return
+    pytest.fail(f"the pairs test passed with the planted {planted}")
+
+
 def test_pythons_gzip_defaults_write_other_bytes_than_tfs_zlib_options(tmp_path):
     """Why the reference calls zlib.compressobj(-1, DEFLATED, 31, memLevel=9): TF's GZIP header has
     mtime 0 and XFL 0 (level 6), where gzip.compress writes XFL 2 (its level 9); and zlib's default
@@ -197,7 +300,8 @@ def test_pythons_gzip_defaults_write_other_bytes_than_tfs_zlib_options(tmp_path)
 
 
 @pytest.mark.claim("ch7.1", "writer = tf.python_io.TFRecordWriter(filename); writer.write(example.SerializeToString()) "
-                            "writes the examples to a TFRecord file", verdict="corrected",
+                            "writes the examples to a TFRecord file", source="book", code="1.4.0/Chapter07/1. TFRecord样例程序.ipynb, cell 2",
+                   verdict="corrected",
                    correction="TF2 keeps it as tf.compat.v1.python_io.TFRecordWriter, the very class "
                               "tf.io.TFRecordWriter; SerializeToString() orders a multi-feature Example's map by a "
                               "per-process hash, so the file's bytes change from run to run unless "
@@ -229,10 +333,11 @@ def test_the_books_writer_is_tf_io_tfrecordwriter_and_its_file_is_the_references
 
 @pytest.mark.claim("ch7.1", "tf.TFRecordReader reading a tf.train.string_input_producer queue, then "
                             "tf.parse_single_example with FixedLenFeature and tf.decode_raw, run in a Session with "
-                            "queue runners, reads the examples back", verdict="corrected",
-                   correction="in TF2 only as tf.compat.v1 (TFRecordReader, train.string_input_producer, "
-                              "parse_single_example, decode_raw); TF2 reads with tf.data.TFRecordDataset and "
-                              "tf.io.parse_single_example")
+                            "queue runners, reads the examples back", source="book", code="1.4.0/Chapter07/1. TFRecord样例程序.ipynb, cell 4",
+                   verdict="changed", since="TF 2.0",
+                   correction="TF2 keeps these only as tf.compat.v1 (TFRecordReader, train.string_input_producer, "
+                              "parse_single_example, decode_raw), where they still read the file back; TF2 reads "
+                              "with tf.data.TFRecordDataset and tf.io.parse_single_example")
 def test_the_books_queue_reader_reads_a_file_the_reference_wrote(tmp_path):
     """The book's reading program, in a TF1 graph, on a file written by the reference alone; and
     tfimpl's read_records_v1 / decode_example_v1 (the same calls as functions) on the same file."""
@@ -280,10 +385,19 @@ def record_of(position, records):
     return index, int(bounds[index])
 
 
-def check_flip(tmp_path, records, position, mask, readers):
+def field_of(position, records):
+    """(record index, the field of the framing that holds byte ``position``: length, length-crc, data or
+    data-crc): the kinds of damage a flip does."""
+    index, start = record_of(position, records)
+    offset = position - start
+    return index, ("length" if offset < 8 else "length-crc" if offset < 12 else
+                   "data" if offset < 12 + len(records[index]) else "data-crc")
+
+
+def check_flip(tmp_path, records, position, mask, readers, tfimpl=True):
     """Flip byte ``position`` (xor ``mask``) of a file of ``records``: both readers must raise, at the
     same record and offset (the length's block at the record's start, the data's 12 bytes on), and TF
-    must yield exactly the records before the damaged one."""
+    must yield exactly the records before the damaged one; tfimpl's readers (if ``tfimpl``) raise as TF does."""
     path = tmp_path / "flipped.tfrecord"
     R.write_records(path, records)
     raw = bytearray(path.read_bytes())
@@ -300,20 +414,30 @@ def check_flip(tmp_path, records, position, mask, readers):
         assert tf_err is not None, f"{where}: {read.__name__} read the damaged file without an error"
         assert tf_records == records[:index], f"{where}: {read.__name__} yielded {len(tf_records)} records"
         assert OFFSET.search(tf_err.message).groups() == ("corrupted", str(block)), f"{where}: {tf_err.message}"
+    if tfimpl:
+        check_tfimpl_readers(path, None, where)
 
 
 def test_every_flipped_byte_is_caught_by_both_readers_at_the_same_record_and_offset(tmp_path):
     """Every byte of the file, in a length, a CRC or the data, flipped by a varying mask: the length's
-    CRC-32C catches the header, the data's catches the rest (any burst of <= 32 bits, so always)."""
+    CRC-32C catches the header, the data's catches the rest (any burst of <= 32 bits, so always).
+    TF's iterator reads every file, TFRecordDataset every 11th, tfimpl's two readers (a dataset, and
+    a Session: 30-40 ms each) a file of each kind of damage, each field of record 2 (two good records
+    before it, which a reader that swallowed the error would return)."""
+    kinds = set()
     for position in range(starts(SMALL)[-1]):
-        check_flip(tmp_path, SMALL, position, position * 37 % 255 + 1, tf_readers(position))
+        index, field = field_of(position, SMALL)
+        tfimpl = index == 2 and field not in kinds
+        check_flip(tmp_path, SMALL, position, position * 37 % 255 + 1, tf_readers(position), tfimpl)
+        kinds |= {field} if tfimpl else set()
+    assert kinds == {"length", "length-crc", "data", "data-crc"}
 
 
 @given(st.data())
 def test_no_flip_anywhere_lets_a_damaged_record_through(tmp_path_factory, data):
     """Random files (one record long enough for the chunked CRC path), a random byte, a random mask;
-    TF reads through TFRecordDataset."""
-    sizes = data.draw(st.lists(st.sampled_from([0, 1, 12, 100, 5000]), min_size=1, max_size=5), "sizes")
+    TF reads through TFRecordDataset, and so do tfimpl's readers."""
+    sizes = data.draw(st.lists(st.sampled_from([5000, 100, 12, 1, 0]), min_size=1, max_size=5), "sizes")
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32), "seed"))
     records = [rng.bytes(n) for n in sizes]
     position = data.draw(st.integers(0, starts(records)[-1] - 1), "position")
@@ -327,11 +451,12 @@ def test_a_cut_file_is_caught_by_the_reference_and_by_tf_only_past_the_records_h
     TF raises "truncated record at <start>" only once the record's 12-byte header is whole: cut inside
     the header, RecordReader::ReadChecksummed returns ReadNBytes's OutOfRange before its own "truncated"
     check, and OutOfRange there means the end of the file, so the record is dropped without a word
-    (tsl/lib/io/record_reader.cc). TF never yields a damaged record."""
+    (tsl/lib/io/record_reader.cc). TF never yields a damaged record. tfimpl's readers do as TF does,
+    on a cut of each kind in record 2: at its start, inside its header, past its header."""
     path, bounds = tmp_path / "cut.tfrecord", starts(SMALL)
     R.write_records(path, SMALL)
     raw = path.read_bytes()
-    silent = set()
+    silent, kinds = set(), set()
     for cut in range(len(raw)):
         path.write_bytes(raw[:cut])
         ref_records, err = ref_read(path)
@@ -350,7 +475,12 @@ def test_a_cut_file_is_caught_by_the_reference_and_by_tf_only_past_the_records_h
             else:
                 assert OFFSET.search(tf_err.message).groups() == ("truncated", str(start)), (
                     f"cut at {cut}: {read.__name__}: {tf_err.message}")
+        kind = "start" if cut == start else "header" if cut < start + 12 else "past the header"
+        if index == 2 and kind not in kinds:
+            check_tfimpl_readers(path, None, f"cut at {cut}")
+            kinds.add(kind)
     assert silent == {b + j for b in bounds[:-1] for j in range(1, 12)}  # 1 to 11 bytes of each header
+    assert len(kinds) == 3
 
 
 def test_the_references_error_names_the_record_the_offset_and_what_failed(tmp_path):
@@ -378,18 +508,28 @@ def test_the_references_error_names_the_record_the_offset_and_what_failed(tmp_pa
             R.read_records(path)
 
 
+def outcome_of(tf_records, tf_err, n):
+    """What TF's reader did with a file of ``n`` records: read them "all", "fewer" without an error, or
+    raised an error of this text (offsets left out; zlib's many texts, one path in TF, as one)."""
+    if tf_err is None:
+        return "all" if len(tf_records) == n else "fewer"
+    return "inflate() failed" if "inflate() failed" in tf_err.message else re.sub(r"\d+", "N", tf_err.message)
+
+
 def test_tf_does_not_require_the_gzip_trailer_so_some_cut_gzip_files_read_short_without_error(tmp_path):
     """TF's GZIP reader (ZlibInputStream) takes the end of the input for the end of the stream: it checks
     a gzip CRC-32 / size trailer that is there, but a file cut inside its 8-byte trailer reads as whole,
     and one cut inside the deflate data where the decompressed stream ends between two records, or
     inside a record's header, reads as a shorter file, silently. The reference insists on the
-    end-of-stream block and the trailer, so it raises for every cut. Neither returns a damaged record."""
+    end-of-stream block and the trailer, so it raises for every cut. Neither returns a damaged record,
+    and tfimpl's readers do as TF does on the first cut of each outcome of TF's: all the records, fewer
+    without an error, or an error of each text."""
     rng = np.random.default_rng(4)
     records = [rng.bytes(20) for _ in range(4)]
     path = tmp_path / "cut.tfrecord.gz"
     R.write_records(path, records, "GZIP")
     raw = path.read_bytes()
-    silent = []
+    silent, kinds = [], set()
     for cut in range(len(raw)):
         path.write_bytes(raw[:cut])
         _, err = ref_read(path, "GZIP")
@@ -400,6 +540,11 @@ def test_tf_does_not_require_the_gzip_trailer_so_some_cut_gzip_files_read_short_
         assert outcomes == {tf_err is None}, f"cut at {cut}: TFRecordDataset and tf_record_iterator disagree"
         if tf_err is None:
             silent.append((cut, len(tf_records)))
+        kind = outcome_of(tf_records, tf_err, len(records))
+        if kind not in kinds:
+            check_tfimpl_readers(path, "GZIP", f"cut at {cut} of {len(raw)}")
+            kinds.add(kind)
+    assert {"all", "fewer"} < kinds, kinds
     assert [(cut, n) for cut, n in silent if cut >= len(raw) - 8] == [(c, 4) for c in range(len(raw) - 8, len(raw))]
     assert any(n < len(records) for _, n in silent), f"no cut read short: {silent}"
 
@@ -409,12 +554,14 @@ def test_a_flipped_gzip_bit_never_yields_a_damaged_record_and_tf_may_read_the_fi
     raises; it raises for each bit-0 flip outside bytes 3-9 (FLG's FTEXT bit, MTIME, XFL, OS, which no
     reader checks). TF never yields a damaged record, but may stop short without an error: with FLG's
     FEXTRA bit set (byte 3, bit 2) zlib takes MTIME for an extra field and waits for input that never
-    comes, and TF reads the file as empty."""
+    comes, and TF reads the file as empty. tfimpl's readers do as TF does on the first file of each
+    outcome of TF's: all the records, fewer without an error, a record's CRC, or zlib's error."""
     rng = np.random.default_rng(3)
     records = [rng.bytes(20) for _ in range(4)]
     path = tmp_path / "flipped.tfrecord.gz"
     R.write_records(path, records, "GZIP")
     raw = path.read_bytes()
+    kinds = set()
     for position in range(len(raw)):
         for bit in (0, 2):
             damaged = bytearray(raw)
@@ -428,9 +575,38 @@ def test_a_flipped_gzip_bit_never_yields_a_damaged_record_and_tf_may_read_the_fi
             for read in tf_readers(position) if bit == 0 else [tf_iterate]:
                 tf_records, tf_err = read(path, "GZIP")
                 assert tf_records == records[:len(tf_records)], f"{where}: {read.__name__} yielded a damaged record"
+            kind = outcome_of(tf_records, tf_err, len(records))
+            if kind not in kinds:
+                check_tfimpl_readers(path, "GZIP", where)
+                kinds.add(kind)
+    assert kinds == {"all", "fewer", "corrupted record at N", "inflate() failed"}, sorted(kinds)
     path.write_bytes(raw[:3] + bytes([raw[3] | 4]) + raw[4:])
     assert tf_iterate(path, "GZIP") == ([], None) and tf_read(path, "GZIP") == ([], None)
     assert isinstance(ref_read(path, "GZIP")[1], R.DataLossError)
+
+
+def test_planted_a_tf1_reader_that_swallows_data_loss_fails_the_damage_tests(tmp_path, monkeypatch):
+    """The issue's bug: read_records_v1 catching DataLossError beside OutOfRangeError, so that it
+    returns the records read before the damage. Planted by giving tfimpl.tfrecord a tf whose
+    errors.OutOfRangeError is the pair; the flip test then fails."""
+    errors = Planted(tf.errors, OutOfRangeError=(tf.errors.OutOfRangeError, tf.errors.DataLossError))
+    monkeypatch.setattr(T, "tf", Planted(tf, errors=errors))
+    path = tmp_path / "damaged.tfrecord"
+    R.write_records(path, SMALL)
+    path.write_bytes(path.read_bytes()[:50])  # inside record 2, past its header
+    assert T.read_records_v1(path) == SMALL[:2]  # the plant took
+    with pytest.raises(AssertionError, match="tfimpl.read_records_v1 returned 2 records where TF's reader raises"):
+        test_every_flipped_byte_is_caught_by_both_readers_at_the_same_record_and_offset(tmp_path)
+
+
+def test_planted_a_reader_that_ignores_errors_fails_the_damage_tests(tmp_path, monkeypatch):
+    """read_records reading tf.data.TFRecordDataset(...).ignore_errors(), which ends the dataset at the
+    first damaged record without a word: the cut test fails."""
+    def ignoring(*args, **kwargs):
+        return tf.data.TFRecordDataset(*args, **kwargs).ignore_errors()
+    monkeypatch.setattr(T, "tf", Planted(tf, data=Planted(tf.data, TFRecordDataset=ignoring)))
+    with pytest.raises(AssertionError, match="tfimpl.read_records returned 2 records where TF's reader raises"):
+        test_a_cut_file_is_caught_by_the_reference_and_by_tf_only_past_the_records_header(tmp_path)
 
 
 # --- tf.train.Example ------------------------------------------------------------------------
@@ -439,8 +615,56 @@ LISTS = {"bytes_list": tf.train.BytesList, "float_list": tf.train.FloatList, "in
 DTYPES = {"bytes_list": object, "float_list": np.float32, "int64_list": np.int64}
 TF_DTYPES = {"bytes_list": tf.string, "float_list": tf.float32, "int64_list": tf.int64}
 KINDS_OF_BOOK = {"pixels": "int64_list", "label": "int64_list", "image_raw": "bytes_list"}
-INT64 = st.integers(-2 ** 63, 2 ** 63 - 1)
+INT_EDGES = [-2 ** 63, -2 ** 63 + 1, -2 ** 31 - 1, -2 ** 31, -2 ** 31 + 1, -1, 0, 1, 127, 128, 2 ** 31 - 1, 2 ** 31,
+             2 ** 32 - 1, 2 ** 32, 2 ** 63 - 2, 2 ** 63 - 1]
+"""The int64 and int32 boundaries and one past them, the uint32 ones, and where a varint grows a byte."""
+INT64 = st.one_of(st.sampled_from(INT_EDGES), st.integers(-2 ** 63, 2 ** 63 - 1))
 FLOAT32 = st.floats(width=32)  # inf and NaN included
+SEEDS = st.integers(0, 2 ** 32 - 1)
+LONG = st.one_of(st.sampled_from([128, 16384, 127, 16383]), st.integers(128, 20_000))
+"""Byte counts around and past where a length varint takes 2 bytes (128 .. 16383) and 3 (16384 ..)."""
+
+
+def seeded_bytes(n, seed):
+    return np.random.default_rng(seed).bytes(n)
+
+
+def varint_size(value):
+    return max(1, -(-(value & 0xFFFFFFFFFFFFFFFF).bit_length() // 7))
+
+
+def seeded_ints(nbytes, seed, dtype=np.int64):
+    """Values of ``dtype`` whose packed varints take at least ``nbytes`` bytes: half of them its
+    boundaries (and for int64, INT_EDGES), the rest uniform over its range (an unsigned dtype: up to
+    2**63 - 1, what Int64List holds), then -1 (or the largest value) until the bytes are there."""
+    rng, info = np.random.default_rng(seed), np.iinfo(dtype)
+    high = min(int(info.max), 2 ** 63 - 1)
+    edges = [v for v in INT_EDGES + [int(info.min), int(info.min) + 1, high - 1, high] if info.min <= v <= high]
+    n = max(1, nbytes // 8)
+    values = rng.integers(int(info.min), high, n, dtype=np.int64 if info.min < 0 else np.uint64, endpoint=True)
+    values = values.astype(dtype)
+    pick = rng.random(n) < 0.5
+    values[pick] = rng.choice(np.array(edges, dtype), int(pick.sum()))
+    filler = -1 if info.min < 0 else high
+    missing = nbytes - sum(varint_size(int(v)) for v in values)
+    return np.concatenate([values, np.full(max(0, -(-missing // varint_size(filler))), filler, dtype)])
+
+
+def seeded_floats(nbytes, seed, dtype=np.float32):
+    """ceil(nbytes / 4) values of ``dtype`` (4 bytes each, packed): normal numbers of every size, and the
+    specials (0, -0, +-inf, NaN, the largest float32, the smallest subnormal) where the seed puts them."""
+    rng = np.random.default_rng(seed)
+    n = max(1, -(-nbytes // 4))
+    with np.errstate(over="ignore"):
+        values = (rng.standard_normal(n) * 10.0 ** rng.integers(-45, 39, n)).astype(dtype)
+        specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 3.4028235e38, 1e-45], dtype)
+    pick = rng.random(n) < 0.2
+    values[pick] = rng.choice(specials, int(pick.sum()))
+    return values
+
+
+INT_DTYPES = st.sampled_from([np.int64, np.int32, np.uint32, np.uint64, np.int8, np.uint8])
+FLOAT_DTYPES = st.sampled_from([np.float32, np.float64, np.float16])
 FEATURE = st.one_of(
     st.tuples(st.just("int64_list"), st.lists(INT64, min_size=1, max_size=5)),
     st.tuples(st.just("float_list"), st.lists(FLOAT32, min_size=1, max_size=5)),
@@ -450,9 +674,32 @@ FEATURE = st.one_of(
     st.tuples(st.just("int64_list"), st.lists(INT64, max_size=4).map(lambda v: np.array(v, np.int64))),
     st.tuples(st.just("float_list"), st.lists(FLOAT32, max_size=4).map(lambda v: np.array(v, np.float32))),
     st.tuples(st.just("bytes_list"), st.lists(st.binary(max_size=6), max_size=3).map(lambda v: np.array(v, object))),
+    st.tuples(st.just("int64_list"), st.builds(seeded_ints, st.integers(1, 40), SEEDS, INT_DTYPES)),
+    st.tuples(st.just("float_list"), st.builds(seeded_floats, st.integers(1, 40), SEEDS, FLOAT_DTYPES)),
 )
+LONG_FEATURE = st.one_of(
+    st.tuples(st.just("bytes_list"), st.lists(st.builds(seeded_bytes, LONG, SEEDS), min_size=1, max_size=2)),
+    st.tuples(st.just("int64_list"), st.builds(seeded_ints, LONG, SEEDS, INT_DTYPES)),
+    st.tuples(st.just("float_list"), st.builds(seeded_floats, LONG, SEEDS, FLOAT_DTYPES)),
+)
+"""A feature whose value or packed list takes LONG bytes: its length varint is 2 or 3 bytes long, and so
+are those of the Feature, the map entry and Features around it."""
 NAMES = st.text(st.characters(codec="utf-8"), max_size=6)
-FEATURES = st.dictionaries(NAMES, FEATURE, max_size=6)
+FEATURES = st.builds(lambda others, name, long: {**others, name: long},
+                     st.dictionaries(NAMES, FEATURE, max_size=5), NAMES, LONG_FEATURE)
+"""One long feature and up to five others: every draw crosses the multi-byte varints; the empty
+Example is pinned as an @example, so that no draw is spent on it."""
+EVERY_KIND = {
+    "ints": ("int64_list", INT_EDGES),
+    "int32-array": ("int64_list", np.array([-2 ** 31, -1, 0, 2 ** 31 - 1], np.int32)),
+    "ints-16384-bytes": ("int64_list", np.full(1639, -1, np.int64)),  # 10 bytes each: 16390 bytes, a 3-byte length
+    "floats": ("float_list", [0.0, -0.0, 1.5, np.inf, -np.inf, np.nan, 3.4028235e38, 1e-45, 0.1]),
+    "floats-128-bytes": ("float_list", np.arange(32, dtype=np.float64) / 3),
+    "bytes": ("bytes_list", [b"", b"\x00", b"x" * 127, b"y" * 128, b"z" * 16383, b"w" * 16384]),
+    "": ("bytes_list", np.array([b"empty name"], object)),
+    "empty-ints": ("int64_list", np.array([], np.int64)),
+}
+"""Every kind, as lists and as arrays, at the int32 and int64 boundaries and across each varint length."""
 
 
 def expected_arrays(features, kinds):
@@ -478,25 +725,79 @@ def tf_example(features, kinds):
 @pytest.mark.claim("ch7.1", "a tf.train.Example maps feature names to a BytesList, a FloatList or an Int64List "
                             "(message Example { Features features = 1; }, Features { map<string, Feature> feature "
                             "= 1; }, Feature { oneof kind { BytesList bytes_list = 1; FloatList float_list = 2; "
-                            "Int64List int64_list = 3; } })")
+                            "Int64List int64_list = 3; } })", source="book")
 @given(FEATURES)
-def test_examples_written_by_hand_parse_in_tf_and_tfs_decode_by_hand(drawn):
+@hypothesis.example(drawn={})  # (the file's own example() builds a message by hand)
+@hypothesis.example(drawn=EVERY_KIND)
+def test_examples_written_by_hand_parse_in_tf_and_tfs_decode_by_hand(tmp_path_factory, drawn):
     """Names of any UTF-8 (the empty one and prefixes of each other too), values of each kind as lists
-    or arrays. The reference's bytes are SerializeToString(deterministic=True)'s; TF's C++ parser
-    (parse_single_example, with a spec from the drawn kinds) reads them; the reference decodes TF's
-    default serialisation (hash-ordered map); tfimpl decodes the reference's."""
+    or arrays (of int8 to uint64, float16 to float64), ints at the int32 and int64 boundaries, values
+    and lists long enough for 2- and 3-byte length varints. The reference's bytes are
+    SerializeToString(deterministic=True)'s and tfimpl's; TF's C++ parser (parse_single_example, with a
+    spec from the drawn kinds) reads them; every decoder (both sides, TF2 and TF1 forms, and the
+    pipeline's parse) reads each kind back; the reference decodes TF's default serialisation
+    (hash-ordered map) too."""
     features = {name: values for name, (kind, values) in drawn.items()}
     kinds = {name: kind for name, (kind, values) in drawn.items()}
     expected = expected_arrays(features, kinds)
     ref = R.encode_example(features)
     example = tf_example(features, kinds)
-    assert ref == example.SerializeToString(deterministic=True) == T.encode_example(features)
+    assert ref == example.SerializeToString(deterministic=True), "reference bytes vs SerializeToString"
+    assert T.encode_example(features) == ref, "tfimpl bytes vs the reference's"
     spec = {name: tf.io.VarLenFeature(TF_DTYPES[kind]) for name, kind in kinds.items()}
     if spec:  # parse_single_example refuses an empty spec
         parsed = {name: t.values.numpy() for name, t in tf.io.parse_single_example(ref, spec).items()}
         assert_features_equal(parsed, expected, "tf.io.parse_single_example(reference bytes)")
+        assert_features_equal(pipeline_parse(tmp_path_factory, ref, kinds, expected), expected, "the pipeline's parse")
     assert_features_equal(R.decode_example(example.SerializeToString()), expected, "reference decode of TF's bytes")
-    assert_features_equal(T.decode_example(ref), expected, "tfimpl decode of the reference's bytes")
+    assert_features_equal(R.decode_example_v1(ref), expected, "reference decode_example_v1")
+    assert_features_equal(T.decode_example(ref), expected, "tfimpl decode_example")
+    assert_features_equal(T.decode_example_v1(ref), expected, "tfimpl decode_example_v1")
+
+
+def drawn_only(test, strategy):
+    """``test`` (a @given test) run on its drawn examples alone, under the active profile (ci: 4
+    derandomized draws), without its @examples and without shrinking."""
+    return hypothesis.settings(hypothesis.settings(), phases=[hypothesis.Phase.generate], database=None)(
+        given(strategy)(test.hypothesis.inner_test))
+
+
+def widened_floats(decode):
+    def planted(data):
+        return {name: v.astype(np.float64) if v.dtype == np.float32 else v for name, v in decode(data).items()}
+    return planted
+
+
+@pytest.mark.parametrize("planted", ["ints-as-32-bit-varints", "one-byte-lengths", "v1-floats-widened"])
+def test_planted_encoding_bugs_fail_the_drawn_examples_and_the_pinned_one(tmp_path_factory, monkeypatch, planted):
+    """The reference's encoder writing each varint mod 2^32 (every int beyond uint32 comes out wrong), or
+    each length as one byte (every length over 127), and tfimpl's decode_example_v1 widening floats to
+    float64: the Example test fails on its drawn examples alone, and on the pinned EVERY_KIND."""
+    if planted == "ints-as-32-bit-varints":
+        varint = R._varint
+        monkeypatch.setattr(R, "_varint", lambda n: varint(n & 0xFFFFFFFF))
+    elif planted == "one-byte-lengths":
+        varint = R._varint
+        monkeypatch.setattr(R, "_len_field", lambda number, payload: varint(number << 3 | 2) +
+                            bytes([len(payload) & 0x7F]) + payload)
+    else:
+        monkeypatch.setattr(T, "decode_example_v1", widened_floats(T.decode_example_v1))
+    test = test_examples_written_by_hand_parse_in_tf_and_tfs_decode_by_hand
+    with pytest.raises(AssertionError):
+        drawn_only(test, FEATURES)(tmp_path_factory)
+    with pytest.raises(AssertionError):
+        test.hypothesis.inner_test(tmp_path_factory, EVERY_KIND)
+
+
+def pipeline_parse(tmp_path_factory, data, kinds, expected):
+    """The pipeline's parse (tests/test_pipeline.py): the record written to a file, read back by
+    tf.data.TFRecordDataset and mapped through tf.io.parse_single_example with a FixedLenFeature([n])
+    of each feature's kind and length."""
+    path = tmp_path_factory.mktemp("parse") / "example.tfrecord"
+    R.write_records(path, [data])
+    spec = {name: tf.io.FixedLenFeature([len(expected[name])], TF_DTYPES[kind]) for name, kind in kinds.items()}
+    (parsed,) = tf.data.TFRecordDataset(str(path)).map(lambda record: tf.io.parse_single_example(record, spec))
+    return {name: t.numpy() for name, t in parsed.items()}
 
 
 def test_parse_example_reads_a_batch_of_reference_examples_from_a_reference_file(tmp_path):
@@ -702,7 +1003,7 @@ def test_a_negative_int64_is_a_ten_byte_varint_and_int64_max_nine():
         assert encoded.endswith(b"\x1a" + bytes([len(varint) + 2]) + b"\x0a" + bytes([len(varint)]) + varint), value
 
 
-@pytest.mark.claim("ch7.1", "a FloatList holds a list of real numbers", verdict="corrected",
+@pytest.mark.claim("ch7.1", "a FloatList holds a list of real numbers", source="book", verdict="corrected",
                    correction="it holds float32: a Python float or float64 is rounded to the nearest float32 "
                               "(0.1 comes back as 0.10000000149011612) and beyond float32's range becomes inf")
 def test_a_float_list_holds_float32_so_float64_values_come_back_rounded():

@@ -13,7 +13,12 @@ import tensorflow as tf
 
 import reference.variables as R
 import tfimpl.variables as T
+from tests.catalog import error_models
+from tests.harness import assert_within
+from tests.precision import EPS as EPS_OF
 from tfimpl.regularizers import l2_v1
+
+EPS = EPS_OF["float64"]
 
 
 def in_graph(build):
@@ -22,8 +27,9 @@ def in_graph(build):
         return build()
 
 
-@pytest.mark.claim("p107", "get_variable inside variable_scope('foo') creates a variable named foo/v:0; asking for "
-                           "it again without reuse is an error, with reuse=True returns the same variable")
+@pytest.mark.claim("ch5.3", "get_variable inside variable_scope('foo') creates a variable named foo/v:0; asking for "
+                            "it again without reuse is an error, with reuse=True returns the same variable",
+                   source="book", page=107, code="1.4.0/Chapter05/3. 变量管理.ipynb, cell 2")
 def test_get_variable_names_by_scope_and_shares_only_with_reuse():
     def build():
         with tf.compat.v1.variable_scope("foo"):
@@ -43,8 +49,8 @@ def test_get_variable_names_by_scope_and_shares_only_with_reuse():
     assert v.name == "foo/v:0" and again is v
 
 
-@pytest.mark.claim("p107", "nested variable scopes compose names and inherit reuse; name_scope names ops but "
-                           "not get_variable's variables")
+@pytest.mark.claim("ch5.3", "nested variable scopes compose names and inherit reuse; name_scope names ops but "
+                            "not get_variable's variables", source="book", page=107, code="1.4.0/Chapter05/3. 变量管理.ipynb, cells 6 and 8")
 def test_nested_scopes_compose_names_and_name_scope_leaves_get_variable_alone():
     def build():
         with tf.compat.v1.variable_scope("foo"):
@@ -64,9 +70,9 @@ def test_nested_scopes_compose_names_and_name_scope_leaves_get_variable_alone():
     assert w.name == "w:0" and op.name == "ns/add:0"
 
 
-@pytest.mark.claim("p107", "in TF2 variables are Python objects: sharing one is holding the same object",
-                   verdict="corrected", correction="TF2 has no variable scopes or reuse flag; tf.Module / Keras "
-                                                   "layers track the variables they hold")
+@pytest.mark.claim("ch5.3", "TF2 has no variable scopes and no reuse flag: variables are Python objects, sharing one "
+                            "is holding the same object, and tf.Module / Keras layers track the variables they hold",
+                   source="port")
 def test_tf2_shares_a_variable_by_holding_the_same_object():
     class Dense(tf.Module):
         def __init__(self, w):
@@ -86,8 +92,9 @@ def test_tf2_shares_a_variable_by_holding_the_same_object():
 
 # --- scopes: the rest of the book's p107-p109 -----------------------------------------------
 
-@pytest.mark.claim("p107", "the reuse flag passes down: in root it is False, in variable_scope('foo', reuse=True) "
-                           "True, in a scope nested there True, back in root False")
+@pytest.mark.claim("ch5.3", "the reuse flag passes down: in root it is False, in variable_scope('foo', reuse=True) "
+                            "True, in a scope nested there True, back in root False", source="book", page=107,
+                   code="1.4.0/Chapter05/3. 变量管理.ipynb, cell 4 (prints False, True, True, False)")
 def test_reuse_passes_down_nested_scopes_and_reuse_false_inside_cannot_switch_it_off():
     def build():
         reuse = tf.compat.v1.get_variable_scope
@@ -144,8 +151,8 @@ def test_a_reopened_variable_scope_shares_its_variable_prefix_but_its_ops_go_to_
     assert (first.name, second.name) == ("foo/add:0", "foo_1/add:0")
 
 
-@pytest.mark.claim("p107", "tf.get_variable needs a name and creates or fetches the variable by it; tf.Variable's "
-                           "name is optional")
+@pytest.mark.claim("ch5.3", "tf.get_variable needs a name and creates or fetches the variable by it; tf.Variable's "
+                            "name is optional", source="book", page=107)
 def test_tf_variable_makes_a_taken_name_unique_where_get_variable_refuses():
     def build():
         plain = [tf.compat.v1.Variable(1.0, name="v"), tf.compat.v1.Variable(1.0, name="v"), tf.compat.v1.Variable(1.0)]
@@ -160,9 +167,10 @@ def test_tf_variable_makes_a_taken_name_unique_where_get_variable_refuses():
     assert first.name == "w:0"
 
 
-@pytest.mark.claim("p107", "variable_scope with reuse=True shares variables", verdict="corrected",
-                   correction="only in a graph: eagerly (TF2's default) tf.compat.v1.get_variable ignores reuse and "
-                              "makes a new variable on every call, even with reuse=True")
+@pytest.mark.claim("ch5.3", "variable_scope with reuse=True shares variables", source="book", page=107,
+                   verdict="changed", since="TF 2.0",
+                   correction="only in a graph today: eagerly (TF2's default) tf.compat.v1.get_variable ignores "
+                              "reuse and makes a new variable on every call, even with reuse=True")
 def test_eagerly_get_variable_ignores_reuse_and_makes_a_new_variable_each_call():
     """variable_scope.py, VariableScope.get_variable: ``if context.executing_eagerly(): reuse = False``."""
     assert tf.executing_eagerly()
@@ -186,8 +194,8 @@ def small_integer_batches(rng, n_in=3, rows=(5, 2)):
     return [rng.integers(-3, 4, (n, n_in)).astype(np.float64) for n in rows]
 
 
-@pytest.mark.claim("p107", "inference(new_x, True) computes with the variables inference(x) created: the same "
-                           "weights on a new input")
+@pytest.mark.claim("ch5.3", "inference(new_x, True) computes with the variables inference(x) created: the same "
+                            "weights on a new input", source="book", page=107)
 def test_the_book_inference_called_again_with_reuse_computes_with_the_same_weights():
     rng = np.random.default_rng(10)
     params, batches = dyadic_network(rng), small_integer_batches(rng)
@@ -204,6 +212,37 @@ def test_the_book_inference_called_again_with_reuse_computes_with_the_same_weigh
     outputs, variables = in_graph(build)
     assert [v.name for v in variables] == [f"layer{i}/{n}:0" for i in (1, 2, 3) for n in ("weights", "biases")]
     assert outputs[0].name.startswith("layer3/") and outputs[1].name.startswith("layer3_1/")
+
+
+def check_inference(activation):
+    """inference (one tf.Module called on each batch) and inference_v1 (the book's reuse) with a hidden
+    ``activation`` against the reference's, batch by batch: exact for relu and linear layers on the
+    dyadic network (every product and sum is exact), and within both sides' forward error model
+    (error_models.mlp_error, twice) for sigmoid and tanh, whose values are not."""
+    rng = np.random.default_rng(14)
+    params, batches = dyadic_network(rng), small_integer_batches(rng)
+    expected = R.inference(batches, params, activation)
+    for got_batches, form in ((T.inference_v1(batches, params, activation), "inference_v1"),
+                              ([y.numpy() for y in T.inference(batches, params, activation)], "inference")):
+        for k, (got, x, want) in enumerate(zip(got_batches, batches, expected)):
+            assert np.array_equal(R.inference_v1(batches, params, activation)[k], want)
+            bound = 2 * EPS * error_models.mlp_error("float64", x, *[a for p in params for a in p], activation=activation)
+            assert_within(got, want, bound, f"{form}, {activation}, batch {k}")
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", None], ids=["sigmoid", "tanh", "linear"])
+def test_inference_with_every_activation_is_the_references(activation):
+    """The book's inference(x), inference(new_x, True) and the TF2 module with each hidden activation
+    besides relu (above)."""
+    check_inference(activation)
+
+
+def test_an_inference_that_ignores_the_activation_fails_the_check(monkeypatch):
+    """Planted: the book's inference graph uses relu whatever it is given (every test used relu)."""
+    real = T.inference_graph_v1
+    monkeypatch.setattr(T, "inference_graph_v1", lambda x, params, activation="relu", **kw: real(x, params, **kw))
+    with pytest.raises(AssertionError, match=r"inference_v1, tanh, batch 0: .* elements off"):
+        check_inference("tanh")
 
 
 def test_calling_the_book_inference_again_with_a_regularizer_counts_every_penalty_twice():
@@ -228,9 +267,9 @@ def test_calling_the_book_inference_again_with_a_regularizer_counts_every_penalt
 
 # --- collections (the book's p89) --------------------------------------------------------
 
-@pytest.mark.claim("p89", "every variable joins tf.GraphKeys.GLOBAL_VARIABLES, a trainable one also "
-                          "TRAINABLE_VARIABLES; trainable=False keeps a variable (the global step) out of the "
-                          "trainable list")
+@pytest.mark.claim("ch4.4.2", "every variable joins tf.GraphKeys.GLOBAL_VARIABLES, a trainable one also "
+                              "TRAINABLE_VARIABLES; trainable=False keeps a variable (the global step) out of the "
+                              "trainable list", source="book", page=89)
 def test_global_and_trainable_collections_list_variables_in_creation_order_without_the_untrainable_ones():
     keys = tf.compat.v1.GraphKeys
 
@@ -255,8 +294,8 @@ def test_global_and_trainable_collections_list_variables_in_creation_order_witho
     assert names(in_layer1) == ["layer1/weights:0"]  # a scope filters a collection by name prefix
 
 
-@pytest.mark.claim("p89", "tf.add_to_collection(name, value) adds to a named list that tf.get_collection(name) "
-                          "returns")
+@pytest.mark.claim("ch4.4.2", "tf.add_to_collection(name, value) adds to a named list that tf.get_collection(name) "
+                              "returns", source="book", page=89)
 def test_a_custom_collection_holds_what_was_added_in_order_and_get_collection_returns_a_copy():
     def build():
         values = [tf.constant(float(i)) for i in range(3)]
@@ -273,8 +312,9 @@ def test_a_custom_collection_holds_what_was_added_in_order_and_get_collection_re
     assert nothing == []  # a name never used is an empty collection, not an error
 
 
-@pytest.mark.claim("p89", "add_to_collection('losses', penalty) where each layer creates its weights, then "
-                          "tf.add_n(tf.get_collection('losses')), is the total penalty")
+@pytest.mark.claim("ch4.4.2", "add_to_collection('losses', penalty) where each layer creates its weights, then "
+                              "tf.add_n(tf.get_collection('losses')), is the total penalty", source="book", page=89,
+                   code="1.4.0/Chapter05/5. MNIST最佳实践/mnist_inference.py, line 9; mnist_train.py, line 30")
 def test_the_losses_collection_total_equals_numpy_and_the_tf2_module_and_keras_totals():
     """scale is a power of 2 and the weights multiples of 1/8: every penalty and sum is exact,
     and Keras's float32 scale / 2 too, so all four totals are equal, not merely close."""
@@ -312,10 +352,9 @@ def test_tf1_loss_functions_add_themselves_to_the_losses_collection_so_the_book_
         assert sess.run(regularization[0]) == 0.5 ** 2 + 1.0 ** 2
 
 
-@pytest.mark.claim("p89", "collections keep track of the variables and losses a program creates",
-                   verdict="corrected", correction="TF2 has no collections: a tf.Module lists the variables it holds "
-                                                   "(trainable_variables, sorted by attribute name) and a Keras "
-                                                   "model its layers' penalties (model.losses)")
+@pytest.mark.claim("ch4.4.2", "TF2 has no collections: a tf.Module lists the variables it holds "
+                              "(trainable_variables, sorted by attribute name) and a Keras model its layers' "
+                              "penalties (model.losses)", source="port")
 def test_tf2_modules_list_what_they_hold_and_eager_variables_join_no_collection():
     rng = np.random.default_rng(13)
     params = dyadic_network(rng, sizes=(3, 2, 1))

@@ -168,7 +168,6 @@ def batch_shape(labels, logits, name_a, name_b):
                     shape_b=_runtime_text(_shape_of(logits)), batch_shape=tb), logits
 
 
-
 def gate_columns(a, axis, recurrent_kernel, gates, name):
     """a.shape[axis] == gates * units, units = recurrent_kernel.shape[0]: an RNN's weights hold
     ``gates`` blocks of ``units`` columns side by side. Returns ``a``, tied to a runtime assert
@@ -234,6 +233,14 @@ def pairs(params, name="params"):
     """A non-empty list of (w, b) pairs: what mlp_forward and the optimizers zip over."""
     if not params or any(len(p) != 2 for p in params):
         raise ValueError(message("pairs", name=name, value=params))
+
+
+def same_length(series, name):
+    """Every entry of the dict ``series`` holds as many steps as the others (axis 0): a loop that runs
+    one step per value would otherwise stop at the first variable's length."""
+    lengths = {key: int(_static(value)[1][0]) for key, value in series.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(message("same_length", name=name, lengths=lengths))
 
 
 def size_pair(size, name):

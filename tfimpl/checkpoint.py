@@ -134,8 +134,10 @@ def save_averages_v1(path, values, decay):
         saver.save(sess, path)               # saves v and v/ExponentialMovingAverage
 
     Each variable starts at values[name][0]; for k = 1, 2, ... every variable is assigned
-    values[name][k], then the averages are maintained once. Returns the path."""
+    values[name][k], then the averages are maintained once. Returns the path. Bad input, as the
+    reference: series of different lengths."""
     check.in_unit_interval(decay=decay)
+    check.same_length(values, "values")
     values = {name: np.asarray(series) for name, series in values.items()}
     graph = tf.Graph()
     with graph.as_default():

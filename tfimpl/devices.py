@@ -1,4 +1,4 @@
-"""GPU selection and memory (the book's chapter 10): TF1's ConfigProto Sessions beside TF2's
+"""GPU selection and memory (the book's 12.1 [1st ed.: 10.1]): TF1's ConfigProto Sessions beside TF2's
 tf.config calls.
 
     TF1 (the book: tf.ConfigProto, tf.GPUOptions, tf.Session;   TF2 (tf.config: before TF initialises)
@@ -20,9 +20,10 @@ process's one eager context: they must run before TF initialises it (the first o
 ``list_logical_devices``); afterwards a call that would change anything raises RuntimeError
 ("Visible devices cannot be modified after being initialized", "Virtual devices ...", "Physical
 devices ..."), while one that changes nothing passes. ``CUDA_VISIBLE_DEVICES`` is read by CUDA
-when TF loads it, so it must be in the environment before TF starts: a child process, or the
-shell. On the CPU, logical devices stand in for a device list; a ``memory_limit`` or memory
-growth there is a ValueError. Without soft placement, an op pinned where no device or no kernel
+when it starts (cuInit), which TF does at its first op, not at ``import tensorflow``: it must be in
+the environment before that (the shell, a child process, or ``os.environ`` before the first op).
+On the CPU, logical devices stand in for a device list; a ``memory_limit`` or memory growth there
+is a ValueError. Without soft placement, an op pinned where no device or no kernel
 can run it fails with InvalidArgumentError; with it, the op moves to the CPU. The placement log
 is printed on stdout (printf, whatever TF_CPP_MIN_LOG_LEVEL says) and logged on stderr (INFO:
 shown only with TF_CPP_MIN_LOG_LEVEL=0). tests/test_devices.py states each fact; the ones that
@@ -68,8 +69,8 @@ def _traced_run(graph, fetches, config, feed_dict=None):
 
 
 def add_on_device_v1(a, b, device=None, config=None):
-    """The book's first ch10 program: ``c = a + b`` built under ``with tf.device(device)`` and run
-    in ``Session(config=config)``. ``a`` and ``b`` are fed to placeholders (constants would be
+    """The book's first program of 12.1 [1st ed.: 10.1]: ``c = a + b`` built under
+    ``with tf.device(device)`` and run in ``Session(config=config)``. ``a`` and ``b`` are fed to placeholders (constants would be
     folded away before they run). Returns (c, {op name: the device it ran on}), from the run's
     trace. Pinned to a device the process lacks, without ``allow_soft_placement``, it raises
     InvalidArgumentError "Cannot assign a device for operation add ..."."""

@@ -24,8 +24,9 @@ Python numbers become int32 (``1``) and float32 (``1.0``), not NumPy's int64 and
 arrays keep their dtype. TF never converts between dtypes in an op: int32 + float32 is an error,
 in a graph and eagerly, until a ``dtype=`` makes the two match.
 
-tests/test_graph.py states each fact; tests/test_snippets.py runs the book's snippets that fail
-(``with tf.Session as sess``, ``tf.zeros_initializer(shape=[1])``) beside their fixes. The module
+tests/test_graph.py states each fact; tests/test_snippets.py runs the snippets that fail today
+(the notes' ``with tf.Session as sess``, the first edition's ``tf.zeros_initializer(shape=[1])``,
+right in TF 0.12) beside the forms that run. The module
 has no NumPy twin: NumPy computes at once and has no graph (tests/test_api.py, TF_ONLY_MODULES).
 """
 import numpy as np
@@ -36,8 +37,9 @@ import tensorflow as tf
 
 def variables_in_two_graphs_v1():
     """The book's two graphs, each holding a variable "v": zeros in g1, ones in g2, each read in
-    a Session of its own graph (the book's tf.zeros_initializer(shape=[1]) is an error: the shape
-    goes to get_variable). Returns (g1's v, g2's v): [0.] and [1.]."""
+    a Session of its own graph, as the second edition writes it (the first edition's
+    tf.zeros_initializer(shape=[1]) takes no shape since TF 1.0: it goes to get_variable).
+    Returns (g1's v, g2's v): [0.] and [1.]."""
     values = []
     for initializer in (tf.compat.v1.zeros_initializer(), tf.compat.v1.ones_initializer()):
         graph = tf.Graph()

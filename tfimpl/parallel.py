@@ -1,7 +1,9 @@
-"""Synchronous data parallelism (the book's ch10) on TensorFlow's own engine, tf.distribute.
+"""Synchronous data parallelism (the book's 12.3 [1st ed.: 10.3]) on TensorFlow's own engine,
+tf.distribute.
 
 The book (TF1) builds one tower per device by hand and averages the towers' gradients:
 
+    x, y_ = get_input()                             # once: one batch per sess.run
     for i in range(N_GPU):
         with tf.device('/gpu:%d' % i), tf.name_scope('GPU_%d' % i) as scope:
             cur_loss = get_loss(x, y_, regularizer, scope, reuse_variables)
@@ -9,6 +11,11 @@ The book (TF1) builds one tower per device by hand and averages the towers' grad
     grads = average_gradients(tower_grads)          # mean over towers, per variable
     apply_gradient_op = opt.apply_gradients(grads, global_step=global_step)
     sess = tf.Session(config=tf.ConfigProto(allow_soft_placement=True))
+
+As printed, every tower reads the same x, y_: N towers compute one batch's gradient N times, the
+step is a one-device step on one batch, and the program's examples/sec (BATCH_SIZE * N_GPU /
+duration) is N times too high (``book_multi_gpu_v1``). Each tower needs its own slice of the batch
+(``data_parallel_step_v1``, the corrected program) or its own get_next().
 
 TF2 hands the towers to a strategy: the same step function runs once per replica, each on its
 slice of the global batch, and the optimizer all-reduces (SUMs) the replica gradients:
@@ -208,9 +215,10 @@ def data_parallel_step(x, labels, params, learning_rate, replicas, activation="r
 
 
 def data_parallel_step_v1(x, labels, params, learning_rate, replicas, activation="relu"):
-    """The book's towers in a TF1 Session: tower k under tf.device('/cpu:k') computes its slice's
-    mean loss and GradientDescentOptimizer.compute_gradients; average_gradients; one
-    apply_gradients. The Session gets ``replicas`` CPU devices from
+    """The book's towers in a TF1 Session, each given its own slice of the batch (the corrected
+    program: the book gives every tower the same batch, book_multi_gpu_v1): tower k under
+    tf.device('/cpu:k') computes its slice's mean loss and GradientDescentOptimizer.compute_gradients;
+    average_gradients; one apply_gradients. The Session gets ``replicas`` CPU devices from
     ConfigProto(device_count={'CPU': replicas}) (without it, soft placement runs every tower on
     /cpu:0; with allow_soft_placement=False the graph is rejected). Returns the new [(w, b)]."""
     check.pairs(params, "params")
@@ -236,6 +244,41 @@ def data_parallel_step_v1(x, labels, params, learning_rate, replicas, activation
         sess.run(init)
         sess.run(train_op)
         return sess.run(variables)
+
+
+def book_multi_gpu_v1(x, labels, params, learning_rate, replicas, batch_size, steps, activation="relu"):
+    """The book's multi-GPU program as printed (1.4.0/Chapter12/2. 多GPU并行.py; 0.12.1/Chapter10),
+    on ``replicas`` CPU devices: get_input() reads the rows through a tf.data one-shot iterator in
+    batches of ``batch_size`` and is called once (line 103); under tf.device('/cpu:k') and
+    name_scope('GPU_k') every tower computes its mean loss on that same x, y_ and
+    compute_gradients (lines 115-124); average_gradients; one apply_gradients (line 133). Each
+    sess.run of the train op reads one batch. Returns (params after ``steps`` runs, the last run's
+    tower gradients: one [(dw, db) per layer] list per tower). More steps than batches: the
+    iterator's OutOfRangeError, as the book's loop would meet it."""
+    check.pairs(params, "params")
+    check.positive(learning_rate=learning_rate, replicas=replicas, batch_size=batch_size, steps=steps)
+    x, labels = np.asarray(x), np.asarray(labels)
+    graph = tf.Graph()
+    with graph.as_default():
+        dataset = tf.data.Dataset.from_tensor_slices((x, labels)).batch(batch_size)
+        batch_x, batch_y = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()  # get_input(), once
+        variables = [(tf.compat.v1.Variable(w), tf.compat.v1.Variable(b)) for w, b in params]
+        flat = [v for pair in variables for v in pair]
+        opt = tf.compat.v1.train.GradientDescentOptimizer(learning_rate)
+        tower_grads = []
+        for k in range(replicas):
+            with tf.device(f"/cpu:{k}"), tf.compat.v1.name_scope(f"GPU_{k}"):
+                loss = nn.softmax_cross_entropy(batch_y, nn.mlp_forward(batch_x, variables, activation))
+                tower_grads.append(_pairs([g for g, _ in opt.compute_gradients(loss, flat)]))
+        averaged = [g for pair in average_gradients(tower_grads) for g in pair]
+        train_op = opt.apply_gradients(zip(averaged, flat))
+        init = tf.compat.v1.global_variables_initializer()
+    config = tf.compat.v1.ConfigProto(device_count={"CPU": replicas}, allow_soft_placement=False)
+    with tf.compat.v1.Session(graph=graph, config=config) as sess:
+        sess.run(init)
+        for _ in range(steps):
+            _, towers = sess.run([train_op, tower_grads])  # the gradients this run's update used
+        return sess.run(variables), towers
 
 
 def keras_fit_step(x, labels, params, learning_rate, replicas, activation="relu"):
@@ -276,9 +319,21 @@ def multi_worker_step(x, labels, params, learning_rate, tf_config, activation="r
     blocks until every worker has joined. Each worker holds one replica (its local CPU or GPU),
     takes its slice of the global batch (x and labels are the whole global batch on every
     worker), and the gradients are all-reduced over the network (ring all-reduce, gRPC). Returns
-    this worker's new [(w, b)]."""
-    os.environ["TF_CONFIG"] = json.dumps(tf_config)
+    this worker's new [(w, b)]. A later call with the same ``tf_config`` takes its step on the same
+    strategy (see _multi_worker)."""
+    return _synchronous_step(_multi_worker(json.dumps(tf_config, sort_keys=True)), x, labels, params, learning_rate,
+                             activation)
+
+
+@functools.lru_cache(maxsize=None)
+def _multi_worker(tf_config):
+    """One MultiWorkerMirroredStrategy per cluster and process, as a program makes one: TF_CONFIG
+    (``tf_config``, JSON) is read when it is created. Every new strategy enables collective ops again
+    in a running process (TF warns: "Enabling collective ops after program startup may cause error")
+    and joins the cluster's coordination service again; with one per step, one of five loaded runs of
+    tests/test_parallel.py (four steps a worker) aborted a step with "The following tasks are
+    unhealthy (stopped sending heartbeats)"."""
+    os.environ["TF_CONFIG"] = tf_config
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=tf.distribute.experimental.CommunicationImplementation.RING)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    return _synchronous_step(strategy, x, labels, params, learning_rate, activation)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)

@@ -23,6 +23,8 @@ themselves: the same Keras call, differentiable with respect to every argument, 
 (eager, tf.function, XLA, a TF1 Session). ``simple_rnn_scan`` and ``lstm_scan`` write the same
 recurrences with tf.scan, op for op as the Keras cells compute them.
 """
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -147,16 +149,26 @@ def _with_weights(layer_class, x, kernel, recurrent_kernel, bias, **options):
     ``recurrent_kernel`` and ``bias`` as its weights: set on the cell, which is marked built so
     Keras creates no variables of its own for them.
 
-    Every Keras RNN cell also owns a seed variable for dropout (unused here: dropout is 0), and
-    tf.function refuses a new variable on every trace, so the layer is made in a graph of its own.
     ``units`` is read by Keras only to make a zero state and to infer output shapes; the call gets
     both from the tensors, so where a shape-generic trace does not know it, 1 stands in."""
     units = tf.compat.dimension_value(recurrent_kernel.shape[0]) or 1
-    with tf.Graph().as_default():
-        layer = layer_class(units, dtype=x.dtype.name, **options)
+    layer = _layer(layer_class, units, x.dtype.name, tuple(sorted(options.items())))
     cell = getattr(layer, "cell", layer)
     cell.kernel, cell.recurrent_kernel, cell.bias = kernel, recurrent_kernel, bias
-    cell.built = True
+    return layer
+
+
+@functools.lru_cache(maxsize=None)
+def _layer(layer_class, units, dtype, options):
+    """One layer_class(units, dtype=dtype, **options) per set of arguments, its cell marked built: a
+    layer holds no weights of its own here (each call sets the given tensors on its cell), so it is
+    made once and reused, not made again (a fiftieth of a second) for every call and every trace.
+
+    Every Keras RNN cell also owns a seed variable for dropout (unused here: dropout is 0), and
+    tf.function refuses a new variable on every trace, so the layer is made in a graph of its own."""
+    with tf.Graph().as_default():
+        layer = layer_class(units, dtype=dtype, **dict(options))
+    getattr(layer, "cell", layer).built = True
     return layer
 
 

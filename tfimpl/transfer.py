@@ -43,6 +43,7 @@ form. The TF2 way is Keras: keras.applications for pretrained networks, ``traina
 """
 import numpy as np
 import tensorflow as tf
+import tf_slim as slim
 
 from reference._checks import message
 from tfimpl import _checks as check
@@ -203,8 +204,12 @@ def train_head_slim(x, labels, checkpoint, head, learning_rate, steps, batches=N
     ``tf.losses.softmax_cross_entropy`` and ``tf.losses.get_total_loss()``; and
     ``slim.learning.create_train_op(total_loss, GradientDescentOptimizer(learning_rate),
     variables_to_train=slim.get_trainable_variables("logits"))``. Arguments and result as
-    ``train_head``. Needs ``pip install tf-slim``."""
-    import tf_slim as slim
+    ``train_head``. tf_slim is what became of tf.contrib.slim (a dependency of tfref).
+
+    tf.compat.v1.losses reduces in float32 whatever the dtype (compute_weighted_loss casts the
+    per-example losses to float32, averages, casts back): on float64 input the loss is a float32
+    number and each row's gradient is scaled by float32(1 / n), 1.2e-8 relative off for n = 24
+    (exact for a power of 2); tests/test_transfer.py pins it."""
     check.pairs([head], "head")
     check.positive(learning_rate=learning_rate)
     check.one_of(activation, nn.ACTIVATIONS, "activation")

@@ -41,7 +41,7 @@ def book(root=ROOT):
             if fact.claim is None:
                 continue
             for key in fact.mentions:
-                entry = (fact.claim[0], fact.claim[1])
+                entry = (fact.claim.where, fact.claim.statement)
                 if entry not in out.setdefault(key, []):
                     out[key].append(entry)
     return out

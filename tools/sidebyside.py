@@ -14,7 +14,8 @@ under the first paragraph of its docstring (the formula). Under each pair:
 - the named facts: the tests in ``tests/test_<module>.py`` whose source (or a module-level helper
   it uses) mentions the function (``R.softmax(``, ``reference.activations.softmax``, a name imported
   from the module), each as a sentence, with the book statement it answers when it carries
-  ``@pytest.mark.claim(where, statement, verdict=..., correction=...)``;
+  ``@pytest.mark.claim(where, statement, source=..., verdict=..., correction=...)``, with its source
+  (the book, the reader's notes, tfref's port to TF2, TF's docs) and where it is;
 - the catalog entries (``tests/catalog/*.py``) that run it through the generic matrix, with the
   tolerance each dtype gets and why (``--no-catalog`` leaves them out);
 - its rows of the agreement report, from ``build/agreement.json`` when a run wrote it.
@@ -352,6 +353,7 @@ section.pair h2 .badges { font-size: 12px; font-weight: normal; color: #666; mar
 .sides { font-family: system-ui, sans-serif; }
 .claim { margin: 2px 0; padding: 2px 8px; border-left: 3px solid #3a9a4a; background: #f1f8f2; }
 .claim.corrected { border-color: #c99a1c; background: #fbf6e6; }
+.claim.changed { border-color: #4a78b0; background: #eef3fa; }
 .claim.wrong { border-color: #c0392b; background: #fbeceb; }
 .tols ul { margin: 1px 0 2px; }
 table.agreement, table.topics { border-collapse: collapse; font-size: 12.5px; margin: 4px 0; }
@@ -407,10 +409,11 @@ def fact_item(fact, key=None):
     title = f' title="{e(fact.doc)}"' if fact.doc else ""
     parts = [f'<li><span class="fact"{title}>{md_code(fact.sentence)}</span>']
     if fact.claim:
-        where, statement, verdict, correction = (str(x) for x in fact.claim)
-        parts.append(f'<div class="claim {e(verdict)}">Claim {e(where)}: &ldquo;{md_code(statement)}&rdquo; '
-                     f'&mdash; <b>{e(claims.VERDICTS.get(verdict, verdict))}</b>'
-                     + (f": {md_code(correction)}" if correction else "") + "</div>")
+        c = fact.claim
+        since = f" {c.since}" if c.verdict == "changed" else ""
+        parts.append(f'<div class="claim {e(c.verdict)}">Claim ({e(c.source)}, {e(c.reference)}): '
+                     f'&ldquo;{md_code(c.statement)}&rdquo; &mdash; <b>{e(claims.VERDICTS[c.verdict] + since)}</b>'
+                     + (f": {md_code(c.correction)}" if c.correction else "") + "</div>")
     how = ""
     if key is not None:
         m = fact.mentions[key]

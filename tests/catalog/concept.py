@@ -1,23 +1,5 @@
-"""What a catalog entry is made of, and the glossary of the catalog's words.
-
-    Concept      one concept: its two functions (reference/ and tfimpl/), the strategy that draws
-                 its samples, its edges, gradients, tolerances, bad input and benchmark input
-    Sample       one call: positional args and keyword args; float64 arrays are cast to the dtype
-                 under test, anything else stays as it is
-    Tol          a tolerance: a budget counted in eps(dtype) (tests/precision.py), times a scale per
-                 element: |reference|, max(|reference|, floor), or an error model's bound
-    error model  a function of (dtype, *args, **kwargs) giving, per output element, how far a
-                 correctly rounded computation may land from the exact one, in eps
-                 (tests/catalog/error_models.py)
-    strategy     a hypothesis strategy that draws Samples (tests/catalog/strategies.py)
-    edge         a fixed Sample pinning an edge: empty batch, one element, extreme magnitudes, inf, NaN
-    BadInput     an input both sides must reject for the same reason
-    KernelFact   an edge where TF's answer depends on the CPU kernel library or the TF release
-    mode         eager, function (tf.function), xla (tf.function(jit_compile=True)), graph (a TF1
-                 Session): tests/harness.py runs every function in each
-    eps          machine epsilon: the gap after 1.0 of a dtype; ulp: the gap after a given number
-                 (about eps * |x|); tiny: the smallest normal number
-    vjp          vector-Jacobian product: the gradient of sum(dy * f(x)) with respect to x
+"""What a catalog entry is made of: Concept, Sample, Tol, BadInput, KernelFact, and the modes.
+The words are defined once, in the glossary of this package's docstring (tests/catalog/__init__.py).
 """
 from __future__ import annotations
 
@@ -40,13 +22,17 @@ MODES = ("eager", "function", "xla", "graph")
 class Sample:
     """One call: positional ``args`` (NumPy arrays become tensors, anything else
     stays a Python constant) and keyword ``kwargs`` (always Python constants).
-    Float64 arrays are cast to the dtype under test; integer arrays are not."""
+    Float64 arrays are cast to the dtype under test; integer arrays are not. ``dy``: on a
+    gradient edge, the upstream gradient (shaped like the output; None: tests/test_catalog.py's
+    fixed one), for an edge that lives in dy itself (a dy of 1e-35 whose products are subnormal)."""
     args: tuple
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     id: str = ""
+    dy: Any = None
 
     def __repr__(self):
-        return f"Sample({self.id or 'drawn'}: {call_text('f', self.args, self.kwargs)})"
+        dy = "" if self.dy is None else f", dy={np.asarray(self.dy).tolist()}"
+        return f"Sample({self.id or 'drawn'}: {call_text('f', self.args, self.kwargs)}{dy})"
 
 
 @dataclass(frozen=True)
@@ -203,16 +189,21 @@ LONG_SUM = Tol(1024, "a float32 sum of up to 1e7 terms: the textbook bound is (n
                      "sum stays near 10 eps, but XLA's CPU reduction was measured 587 eps off at n = 1e7")
 
 
-def reduction_tol(fn, per_term, after, what):
+def reduction_tol(fn, per_term, after, what, flushes=None):
     """Tolerances for a sum or mean of same-sign terms (no cancellation, so relative to the
     result), derived from the sample: each term's own roundings (``per_term`` eps), a tree sum
     of n terms (log2(n) + 1 deep, 0.5 eps a level; float16 and bfloat16 accumulate in float32,
     TF's reduction_ops.h and XLA alike, so there a level costs float32's eps and the result
-    rounds once more), then ``after`` eps for what follows the sum (divide by N, times scale)."""
+    rounds once more), then ``after`` eps for what follows the sum (divide by N, times scale).
+    ``flushes(dtype, *args, **kwargs)``: what subnormal intermediates can cost (absolute, eps;
+    error_models.flushed), where the terms or what follows can carry them into a normal result."""
     def model(dtype, *args, **kwargs):
         n = max((np.size(a) for a in args if isinstance(a, np.ndarray)), default=1)
-        return np.abs(fn(*args, **kwargs)) * (per_term + error_models.sum_error(dtype, n) + after)
+        relative = np.abs(fn(*args, **kwargs)) * (per_term + error_models.sum_error(dtype, n) + after)
+        return relative + (flushes(dtype, *args, **kwargs) if flushes is not None else 0.0)
     why = f"{what}; tree sum of n terms (0.5 eps a level, log2(n) + 1 levels), from the sample"
+    if flushes is not None:
+        why += "; subnormal terms or intermediates may flush"
     return {d: Tol(1, why, model=model) for d in DTYPES}
 
 

@@ -14,10 +14,74 @@ float16 and bfloat16: TensorFlow's Eigen kernels compute many ops in float32 and
 once, but not all of them, and XLA rounds intermediates to the dtype op by op (measured:
 bfloat16 softmax under jit_compile rounds exp and the sum to bfloat16, 1.5x a
 float32-inside bound). So the models charge every op at the dtype's own eps.
+
+Subnormal intermediates: a first-order bound is relative, and below the dtype's smallest
+normal number tiny(dtype) it no longer holds. TensorFlow's CPU kernels flush a subnormal
+result to zero (and read a subnormal input as zero) in bfloat16, float32 and float64, in
+every mode on both kernel paths (measured on this AVX2 CPU, TF 2.21: (4 tiny x 0.125) x 1024,
+a matmul of such products and a sum cancelling to 0.25 tiny all come out 0, eagerly too:
+TF's executors, eager included, run kernels with the CPU's flush-to-zero and
+denormals-are-zero on; XLA compiles with them on). So an intermediate v below tiny costs |v|,
+which the ops after it carry to the output as they carry any error: (scale dy) 2w turns a
+flushed scale dy of 1e-38 into a lost 2e-35. ``flushed`` charges it, per op; the harness
+forgives only a subnormal *output* (it subtracts tiny(dtype)). float16 keeps its subnormals
+(its ops compute in float32, where they are normal, and round back with gradual underflow):
+there a subnormal result is off by at most half its spacing, tiny eps / 2, which a relative
+bound does not cover either.
 """
 import numpy as np
 
-from tests.precision import EPS, LOW, np_dtype
+from tests.machine import kernel_path
+from tests.precision import EPS, LOW, TINY, np_dtype
+
+
+def flushes(dtype):
+    """Whether TF's CPU kernels flush subnormal ``dtype`` values to zero: bfloat16, float32 and
+    float64 everywhere (measured, every mode, both paths); float16 not on Eigen, which computes it
+    in float32 and rounds back with gradual underflow. oneDNN's own float16 kernels (CPUs with
+    AVX512_FP16 or AMX_FP16) are charged as flushing: not measured, and |v| bounds either way."""
+    return dtype != "float16" or kernel_path(dtype) == "onednn"
+
+
+def flushed(dtype, v):
+    """What a subnormal intermediate ``v`` can cost, in eps of ``dtype`` (absolute), per element:
+    |v| wherever the exact |v| is below tiny(dtype) and the dtype flushes (``flushes``), else
+    half the subnormal spacing (tiny eps / 2) or |v| if smaller (gradual underflow's rounding);
+    0 for normal, infinite and NaN values. The caller carries it through the ops that follow."""
+    v = np.abs(np.asarray(v, np.float64))
+    lost = v if flushes(dtype) else np.minimum(v, 0.5 * TINY[dtype] * EPS[dtype])
+    with np.errstate(invalid="ignore"):
+        return np.where(v < TINY[dtype], lost, 0.0) / EPS[dtype]
+
+
+def flushed_sum(dtype, terms, axis=-1, same_sign=False):
+    """What subnormals can cost a sum of ``terms`` along ``axis``, in eps (absolute): each term below
+    tiny, and the partial sums. Same-sign terms: a partial sum below tiny holds only terms below tiny,
+    each lost at most once, so the terms' own charge covers it. Mixed signs: a partial sum can
+    cancel into the subnormals, losing up to tiny at each of the n - 1 additions, but only where
+    some term is below 2 tiny / eps (a nonzero sum below tiny is a multiple of a term's ulp); where
+    the dtype keeps subnormals such an addition is exact."""
+    terms = np.asarray(terms, np.float64)
+    own = flushed(dtype, terms).sum(axis=axis)
+    if same_sign or not flushes(dtype) or terms.size == 0:
+        return own
+    a = np.abs(terms)
+    small = np.any((a > 0) & (a < 2 * TINY[dtype] / EPS[dtype]), axis=axis)
+    return own + np.where(small, (terms.shape[axis] - 1) * TINY[dtype] / EPS[dtype], 0.0)
+
+
+def flushed_products(dtype, a, w):
+    """flushed_sum of the K products a_ik w_kj of a @ w, per output element, built one k at a time
+    (the benchmarks' inputs would make the (i, k, j) products too large to hold at once)."""
+    k = a.shape[-1]
+    own, small = 0.0, False
+    for i in range(k):
+        p = np.abs(a[..., :, i:i + 1] * w[..., i:i + 1, :])
+        own = own + flushed(dtype, p)
+        small = small | ((p > 0) & (p < 2 * TINY[dtype] / EPS[dtype]))
+    if k == 0 or not flushes(dtype):
+        return own + np.zeros(a.shape[:-1] + w.shape[-1:])
+    return own + np.where(small, (k - 1) * TINY[dtype] / EPS[dtype], 0.0)
 
 
 def log2_terms(n):
@@ -27,13 +91,15 @@ def log2_terms(n):
 
 def matmul_error(dtype, a, w, out):
     """Error bound of a @ w, in eps: K/2 roundings of the sum of |terms|, then for float16/bfloat16
-    one final rounding of |out|. The roundings are charged at the dtype's eps: oneDNN's and XLA's
-    float16/bfloat16 matmuls accumulate in float32, but Eigen's do not (measured: a float32-
-    accumulation bound fails on the Eigen path by 1.5x)."""
+    one final rounding of |out|; the products and partial sums that may flush (flushed_products:
+    a product 0.5 x 2e-38 is lost inside oneDNN's and Eigen's matmuls alike), and the result's own.
+    The roundings are charged at the dtype's eps: oneDNN's and XLA's float16/bfloat16 matmuls
+    accumulate in float32, but Eigen's do not (measured: a float32-accumulation bound fails on
+    the Eigen path by 1.5x)."""
     k = a.shape[-1]
     terms = np.abs(a) @ np.abs(w)
     final = 0.5 * np.abs(out) if dtype in LOW else 0.0
-    return 0.5 * k * terms + final
+    return 0.5 * k * terms + final + flushed_products(dtype, a, w) + flushed(dtype, out)
 
 
 ACT_ULPS = {None: 0.0, "relu": 0.0, "sigmoid": 2.0, "tanh": 2.0}
@@ -65,10 +131,12 @@ def _max_slope(name, z, dz):
 
 def activation_error(dtype, name, z, dz):
     """Error of act(z_computed) in eps, z_computed off by dz eps (absolute): the slope carries
-    dz through, the activation adds its own ulps, and float16/bfloat16 round once more."""
+    dz through, the activation adds its own ulps, and float16/bfloat16 round once more; a
+    subnormal sigmoid or tanh (sigmoid(-100)) may flush (relu passes z, whose flush dz holds)."""
     f = np.abs(_act(name, z))
     own = ACT_ULPS[name] + (0.5 if dtype in LOW and name is not None else 0.0)
-    return _max_slope(name, z, dz * EPS[dtype]) * dz + own * f
+    lost = flushed(dtype, f) if name in ("sigmoid", "tanh") else 0.0
+    return _max_slope(name, z, dz * EPS[dtype]) * dz + own * f + lost
 
 
 def dense_error(dtype, x, w, b, activation, x_err=0.0):
@@ -77,25 +145,28 @@ def dense_error(dtype, x, w, b, activation, x_err=0.0):
     xw = x @ w
     z = xw + b
     dz = np.asarray(x_err) @ np.abs(w) if np.ndim(x_err) else x_err * (np.ones_like(x) @ np.abs(w))
-    dz = dz + matmul_error(dtype, x, w, xw) + 0.5 * np.abs(z)
+    dz = dz + matmul_error(dtype, x, w, xw) + 0.5 * np.abs(z) + flushed(dtype, z)
     return activation_error(dtype, activation, z, dz), _act(activation, z)
 
 
 def _layer_backward(dtype, a, a_err, w, b, activation, g, g_err):
     """One dense layer's backprop with error bounds (eps, absolute). The layer's input ``a`` is off
     by ``a_err``, the upstream gradient ``g`` by ``g_err``. dz = act'(z) g comes from TF's grad
-    kernels, which work from the rounded output y (ReluGrad from z): y (1 - y) g for sigmoid,
-    (1 - y^2) g for tanh, each op rounding once; a relu whose z lies within its error of 0 may
-    pass g or 0. Then da = dz @ w.T, dw = a.T @ dz, db = sum(dz) as matmuls.
-    Returns (da, da_err, dw_err, db_err)."""
+    kernels, which work from the rounded output y (ReluGrad from z): (g y) (1 - y) for sigmoid,
+    g (1 - y^2) for tanh, each op rounding once and its result possibly flushed (g y of 1e-38
+    is lost before 1 - y could keep it); a relu whose z lies within its error of 0 may pass g
+    or 0. Then da = dz @ w.T, dw = a.T @ dz (matmul_error, flushed products included),
+    db = sum(dz) with its partial sums. Returns (da, da_err, dw_err, db_err)."""
     y_err, y = dense_error(dtype, a, w, b, activation, a_err)
     z = a @ w + b
     if activation == "sigmoid":
         slope = y * (1 - y)
-        dz_err = np.abs(g) * (np.abs(1 - 2 * y) * y_err + 1.5 * slope) + slope * g_err + 0.5 * np.abs(slope * g)
+        dz_err = (np.abs(g) * (np.abs(1 - 2 * y) * y_err + 1.5 * slope) + slope * g_err + 0.5 * np.abs(slope * g)
+                  + flushed(dtype, g * y) * np.abs(1 - y) + flushed(dtype, slope * g))
     elif activation == "tanh":
         slope = 1 - y * y
-        dz_err = np.abs(g) * (2 * np.abs(y) * y_err + 1.0) + slope * g_err + 0.5 * np.abs(slope * g)
+        dz_err = (np.abs(g) * (2 * np.abs(y) * y_err + 1.0) + slope * g_err + 0.5 * np.abs(slope * g)
+                  + flushed(dtype, slope * g))
     elif activation == "relu":
         slope = (z > 0).astype(np.float64)
         carried = np.asarray(a_err) @ np.abs(w) if np.ndim(a_err) else 0.0
@@ -112,7 +183,7 @@ def _layer_backward(dtype, a, a_err, w, b, activation, g, g_err):
     return (dz @ w.T,
             dz_err @ np.abs(w.T) + matmul_error(dtype, dz, w.T, dz @ w.T),
             np.abs(a.T) @ dz_err + a_err.T @ np.abs(dz) + matmul_error(dtype, a.T, dz, a.T @ dz),
-            dz_err.sum(axis=0) + 0.5 * dz.shape[0] * np.abs(dz).sum(axis=0))
+            dz_err.sum(axis=0) + 0.5 * dz.shape[0] * np.abs(dz).sum(axis=0) + flushed_sum(dtype, dz, axis=0))
 
 
 def dense_vjp_error(dtype, x, w, b, dy, activation=None):
@@ -168,13 +239,24 @@ def _softmax_parts(dtype, x):
     return z, p, rel
 
 
+def _exp_flushes(dtype, x):
+    """What subnormal exp(z) values cost softmax, in eps: (the row's sum's relative error from its
+    subnormal terms (a positive sum: the terms cover its partial sums), p_i's loss if exp(z_i) is
+    one of them, absolute, flushed(e_i) / sum)."""
+    z = x - np.max(x, axis=-1, keepdims=True) if x.size else x
+    e = np.exp(z)
+    total = np.sum(e, axis=-1, keepdims=True)
+    return flushed_sum(dtype, e, same_sign=True)[..., None] / total, flushed(dtype, e) / total
+
+
 def softmax_error(dtype, logits, axis=-1):
     """Error of softmax, relative per element: eps * p_i * (|z_i| / 2 + 1 + depth / 2 + 1 / 2),
     + 0.5 eps of p_i for float16/bfloat16's final rounding. A tiny probability is held to
-    the same relative accuracy as a large one."""
+    the same relative accuracy as a large one, down to where exp(z_i) is subnormal (_exp_flushes)."""
     (x,) = _last(axis, logits)
     _, p, rel = _softmax_parts(dtype, x)
-    err = p * (rel + (0.5 if dtype in LOW else 0.0))
+    sum_rel, own = _exp_flushes(dtype, x)
+    err = p * (rel + (0.5 if dtype in LOW else 0.0) + sum_rel) + own
     return np.moveaxis(err, -1, axis)
 
 
@@ -186,7 +268,8 @@ def log_softmax_error(dtype, logits, axis=-1):
     z, p, _ = _softmax_parts(dtype, x)
     lse = np.log(np.sum(np.exp(z), axis=-1, keepdims=True)) if x.size else z
     y = z - lse
-    s_rel = np.sum(p * (0.5 * np.abs(z) + 1.0), axis=-1, keepdims=True) + 0.5 * log2_terms(x.shape[-1])
+    s_rel = (np.sum(p * (0.5 * np.abs(z) + 1.0), axis=-1, keepdims=True) + 0.5 * log2_terms(x.shape[-1])
+             + _exp_flushes(dtype, x)[0])
     err = (0.5 * np.abs(z) + s_rel + np.abs(lse) + 0.5 * np.abs(y)) + (
         0.5 * np.abs(y) if dtype in LOW else 0.0)
     return np.moveaxis(err, -1, axis)
@@ -208,30 +291,31 @@ def _reduction(dtype, n):
 
 def softmax_vjp_error(dtype, logits, dy, axis=-1):
     """TF's _SoftmaxGrad, op by op in the dtype: t = sum(dy * s), d = dy - t, g = d * s,
-    with s the forward output (off by softmax_error)."""
+    with s the forward output (off by softmax_error); the products dy * s and the sum's
+    partial sums, d and g may flush."""
     s_err = softmax_error(dtype, logits, axis)
     x, dy, s_err = _last(axis, logits, dy, s_err)
     _, s, _ = _softmax_parts(dtype, x)
     t = np.sum(dy * s, axis=-1, keepdims=True)
     t_err = np.sum(np.abs(dy) * s_err, axis=-1, keepdims=True) + np.sum(np.abs(dy * s), axis=-1, keepdims=True) * (
-        0.5 + _reduction(dtype, x.shape[-1]))
+        0.5 + _reduction(dtype, x.shape[-1])) + flushed_sum(dtype, dy * s)[..., None]
     d = dy - t
-    d_err = t_err + 0.5 * np.abs(d)
-    g_err = s * d_err + np.abs(d) * s_err + 0.5 * np.abs(d * s)
+    d_err = t_err + 0.5 * np.abs(d) + flushed(dtype, d)
+    g_err = s * d_err + np.abs(d) * s_err + 0.5 * np.abs(d * s) + flushed(dtype, d * s)
     return np.moveaxis(g_err, -1, axis)
 
 
 def log_softmax_vjp_error(dtype, logits, dy, axis=-1):
     """TF's _LogSoftmaxGrad, op by op: s = exp(y) from the rounded output y, t = sum(dy),
-    g = dy - t * s."""
+    g = dy - t * s; s, the sum's partial sums, t * s and g may flush."""
     y_err = log_softmax_error(dtype, logits, axis)
     x, dy, y_err = _last(axis, logits, dy, y_err)
     _, s, _ = _softmax_parts(dtype, x)
-    s_err = s * (y_err + 1.0)
+    s_err = s * (y_err + 1.0) + flushed(dtype, s)
     t = np.sum(dy, axis=-1, keepdims=True)
-    t_err = np.sum(np.abs(dy), axis=-1, keepdims=True) * _reduction(dtype, x.shape[-1])
-    ts_err = np.abs(t) * s_err + s * t_err + 0.5 * np.abs(t * s)
-    g_err = ts_err + 0.5 * np.abs(dy - t * s)
+    t_err = np.sum(np.abs(dy), axis=-1, keepdims=True) * _reduction(dtype, x.shape[-1]) + flushed_sum(dtype, dy)[..., None]
+    ts_err = np.abs(t) * s_err + s * t_err + 0.5 * np.abs(t * s) + flushed(dtype, t * s)
+    g_err = ts_err + 0.5 * np.abs(dy - t * s) + flushed(dtype, dy - t * s)
     return np.moveaxis(g_err, -1, axis)
 
 
@@ -243,27 +327,31 @@ def z_minus_lse(x):
 
 def xent_error(dtype, labels, logits, axis=-1):
     """Loss per example, sum_i y_i (lse - z_i), from TF's fused kernel, which rounds each
-    Eigen op in the dtype: |y_i| times log_softmax's error, the product (0.5), the sum."""
+    Eigen op in the dtype: |y_i| times log_softmax's error, the product (0.5), the sum; a
+    subnormal product y_i (lse - z_i) may flush (labels of 1e-38 against a logit far below the max)."""
     ls_err = log_softmax_error(dtype, logits, axis)
     y, x, ls_err = _last(axis, labels, logits, ls_err)
     u = y * z_minus_lse(x)
     err = np.sum(np.abs(y) * ls_err + 0.5 * np.abs(u), axis=-1) + np.sum(np.abs(u), axis=-1) * _reduction(
-        dtype, x.shape[-1]) + 0.5 * np.abs(np.sum(u, axis=-1))
+        dtype, x.shape[-1]) + 0.5 * np.abs(np.sum(u, axis=-1)) + flushed_sum(dtype, u, same_sign=np.all(y >= 0))
     return err
 
 
 def xent_vjp_error(dtype, labels, logits, dy, axis=-1):
     """(d labels, d logits) = (-dy log_softmax, dy (softmax - labels)) from TF's kernel:
-    the softmax's relative error, the subtraction and the product with dy each round once."""
+    the softmax's relative error, the subtraction and the product with dy each round once;
+    a subnormal softmax, log_softmax or difference may flush before dy (which a caller may
+    pass above 1) scales it back into the normal range."""
     ls_err = log_softmax_error(dtype, logits, axis)
     y, x, ls_err = _last(axis, labels, logits, ls_err)
     dyb = np.expand_dims(dy, -1)
     z, p, rel = _softmax_parts(dtype, x)
-    p_err = p * (rel + 0.5)
+    p_err = p * (rel + 0.5) + flushed(dtype, p)
     diff = p * np.sum(y, axis=-1, keepdims=True) - y
     ls = z_minus_lse(x)
-    d_labels = np.abs(dyb) * ls_err + 0.5 * np.abs(dyb * ls)
-    d_logits = np.abs(dyb) * (p_err + 0.5 * np.abs(diff)) + 0.5 * np.abs(dyb * diff)
+    d_labels = np.abs(dyb) * (ls_err + flushed(dtype, ls)) + 0.5 * np.abs(dyb * ls) + flushed(dtype, dyb * ls)
+    d_logits = (np.abs(dyb) * (p_err + 0.5 * np.abs(diff) + flushed(dtype, diff)) + 0.5 * np.abs(dyb * diff)
+                + flushed(dtype, dyb * diff))
     return np.moveaxis(d_labels, -1, axis), np.moveaxis(d_logits, -1, axis)
 
 
@@ -287,15 +375,19 @@ def schedule_error(dtype, learning_rate, global_step, decay_steps, decay_rate, s
     computes exp(p ln rate) with p ln rate rounded to double: another 0.5 |p ln rate| eps, whatever
     p. Measured on 15,000 full-mantissa bases and p up to 1023: at most 0.36 |p ln rate| + 1 eps
     (139 eps at p ln rate = 385), where XLA and a scalar tf.pow stay within 0.5 ulp. In float32 and
-    below pow stays within 1.5 eps (measured), as charged."""
+    below pow stays within 1.5 eps (measured), as charged.
+
+    rate^p below tiny may flush before the learning rate scales it back up (6e4 x 0.5^140 is
+    a normal float32, 0.5^140 is not): that costs |lr| flushed(rate^p)."""
     p = np.asarray(global_step, np.float64) / decay_steps
     shown = np.floor(p) if staircase else p
     with np.errstate(divide="ignore", invalid="ignore"):
-        ref = learning_rate * decay_rate ** shown
+        power = decay_rate ** shown
+        ref = learning_rate * power
         exponent = np.where(decay_rate > 0, np.abs(shown * np.log(decay_rate)), 0.0)
         p_term = 0.0 if staircase else np.where(decay_rate > 0, 0.5 * np.abs(p * np.log(decay_rate)), 0.0)
     vectorised_pow = 0.5 * exponent if dtype == "float64" else 0.0
-    return np.abs(ref) * (p_term + vectorised_pow + 1.0 + 0.5)
+    return np.abs(ref) * (p_term + vectorised_pow + 1.0 + 0.5) + np.abs(learning_rate) * flushed(dtype, power)
 
 
 def ema_error(dtype, shadow, value, decay, num_updates=None):
@@ -314,5 +406,7 @@ def ema_error(dtype, shadow, value, decay, num_updates=None):
     diff = shadow - value
     constant = np.abs(diff) * np.abs(one_minus - (1 - d_exact)) / EPS[dtype]
     rounding = 0.5 * np.abs(diff) * one_minus + 0.5 * np.abs(diff * one_minus) + 0.5 * np.abs(shadow - diff * one_minus)
+    # a subnormal difference or product may flush (the final subtraction's result is the output)
+    lost = flushed(dtype, diff) * one_minus + flushed(dtype, diff * one_minus)
     # in float64 the reference rounds the same three operations: its error counts too
-    return constant + rounding * (2 if dtype == "float64" else 1)
+    return constant + rounding * (2 if dtype == "float64" else 1) + lost

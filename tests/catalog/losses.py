@@ -6,18 +6,24 @@ import reference.losses as R
 import tfimpl.losses as T
 from reference.activations import softmax
 from tests.catalog import error_models, strategies
-from tests.catalog.concept import (LONG_SUM, XLA_ACCEPTS, BadInput, Concept, KernelFact, Sample, Tol, elementwise_tol,
+from tests.catalog.concept import (LONG_SUM, XLA_ACCEPTS, BadInput, Concept, KernelFact, Sample, Tol,
                                    reduction_tol, shape_mismatch, shape_pattern, traced_or_run)
-from tests.precision import DTYPES
+from tests.precision import DTYPES, LOW
 
 nan, inf = np.nan, np.inf
 
 
+REGRESSION_SHAPES = ((3,), (2, 3), (2, 1, 3))
+"""The regression losses' extreme-magnitude edge's shape (a gradient edge: its compiles are shared), a matrix
+and a rank-3 one; rank 0, one element and an empty batch are edges."""
+CLIPPED_SHAPES = ((1, 2), (2, 3), (2, 1, 3))
+"""The clipped cross-entropy's extreme-magnitude and prediction-zero edges' shapes (gradient edges) and a
+rank-3 one."""
 
 
-def pair(bound_a, bound_b=None, min_rank=0, elements_b=None, min_side=1):
-    """Two same-shape float64 arrays (a, b)."""
-    return strategies.shapes(min_rank=min_rank, min_side=min_side).flatmap(lambda shape: st.tuples(
+def pair(bound_a, bound_b=None, elements_b=None, shapes=REGRESSION_SHAPES):
+    """Two same-shape float64 arrays (a, b), the shape one of ``shapes`` (strategies.bucket)."""
+    return strategies.bucket(shapes).flatmap(lambda shape: st.tuples(
         strategies.arrays(shape, bound_a), strategies.arrays(shape, bound_b or bound_a, elements=elements_b)))
 
 
@@ -127,7 +133,7 @@ dtype's rounding of eps decides the side (the bound convention has a named test)
 def clipped_strategy():
     """Non-empty (the mean of nothing is NaN, pinned by the empty-batch edge, and would
     make the finite differences NaN)."""
-    return pair(1.0, elements_b=PREDICTIONS, min_side=1).map(
+    return pair(1.0, elements_b=PREDICTIONS, shapes=CLIPPED_SHAPES).map(
         lambda ab: Sample((np.asarray(np.abs(ab[0])), ab[1]), {"eps": 1e-10}))
 
 
@@ -147,7 +153,44 @@ CLIPPED_EDGES = (
            {"eps": 1e-10}, id="prediction-zero"),
     Sample((np.array([[0.2, 0.8]]), np.array([[1.5, 1e-300]])), {"eps": 1e-10}, id="extreme-magnitude"),
     Sample((np.array([[1.0, 0.0]]), np.array([[nan, 0.5]])), {"eps": 1e-10}, id="inf-nan"),
+    # found by the drawn examples (bfloat16, Session: 0 against 1.87e-38): -dy / N = -1e-38 is subnormal and
+    # flushed, in every mode; its products with 1 / y_pred (2e-38, 4e-38) are normal
+    Sample((np.array([[1.0, 1.0]]), np.array([[0.5, 0.25]])), {"eps": 1e-10}, id="subnormal-dy-over-n",
+           dy=np.array(2e-38)),
 )
+
+
+def _clipped(y_pred, eps):
+    """clip(y_pred, eps, 1) and where it passes the gradient (inside the bounds, both included)."""
+    return np.clip(y_pred, eps, 1.0), (y_pred >= eps) & (y_pred <= 1.0)
+
+
+def clipped_flushes(dtype, y_true, y_pred, eps=1e-10):
+    """-mean(y_true log c): a product y_true log c below tiny may flush before the sum (same sign:
+    the terms cover its partial sums) and the mean's 1 / N carry it."""
+    c, _ = _clipped(y_pred, eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = y_true * np.log(c)
+    return error_models.flushed_sum(dtype, terms.ravel(), same_sign=True) / max(y_true.size, 1)
+
+
+def clipped_vjp_error(dtype, y_true, y_pred, dy, eps=1e-10):
+    """TF's gradient op by op: g = -dy / N (the Neg's and the Mean's grads), d y_true = g log c,
+    d y_pred = (g y_true) (1 / c) inside the clip bounds (the Mul's, the Log's grad, the clip's):
+    ``low`` / ``high`` roundings of each result (the log or the reciprocal, the products, the divide
+    by N), plus what the subnormal intermediates g and g y_true cost once log c (up to 23) and
+    1 / c (up to 1e10) scale them back into the normal range (-dy / N of 1e-38 is lost,
+    its gradient 2e-38 is normal)."""
+    n_eps = 3 if dtype in LOW else 4
+    d_true, d_pred = R.clipped_cross_entropy_vjp(y_true, y_pred, dy, eps)
+    c, inside = _clipped(y_pred, eps)
+    g = -np.asarray(dy, np.float64) / max(y_true.size, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_c, inv_c = np.abs(np.log(c)), 1 / c
+    lost_true = error_models.flushed(dtype, g) * log_c
+    lost_pred = np.where(inside, (error_models.flushed(dtype, g) * np.abs(y_true)
+                                  + error_models.flushed(dtype, g * y_true)) * inv_c, 0.0)
+    return n_eps * np.abs(d_true) + lost_true, n_eps * np.abs(d_pred) + lost_pred
 
 
 def clipped_bench_sample(n, rng):
@@ -175,11 +218,13 @@ CATALOG = [
         name="clipped_cross_entropy", ref=R.clipped_cross_entropy, tf=T.clipped_cross_entropy,
         ref_vjp=R.clipped_cross_entropy_vjp, tf_vjp=T.clipped_cross_entropy_vjp, wrt=(0, 1),
         strategy=clipped_strategy, edges=CLIPPED_EDGES,
-        tol=reduction_tol(R.clipped_cross_entropy, 1.5, 0.5, "log (<= 1 ulp) and product (0.5) per term, mean (0.5)"),
-        grad_tol=elementwise_tol(3, 4, "elementwise: log or divide (<= 1 ulp), multiply, divide by N (0.5 each); "
-                                       "float16/bfloat16 ops in float32, rounded once per op"),
+        tol=reduction_tol(R.clipped_cross_entropy, 1.5, 0.5, "log (<= 1 ulp) and product (0.5) per term, mean (0.5)",
+                          flushes=clipped_flushes),
+        grad_tol={d: Tol(1, "elementwise: log or reciprocal (<= 1 ulp), multiply, divide by N (0.5 each), 3 eps "
+                            "(float16/bfloat16: ops in float32, rounded once per op) or 4; -dy / N and its product "
+                            "with y_true may flush", model=clipped_vjp_error) for d in DTYPES},
         off_kink=clipped_off_kink,
-        grad_edge_ids=("empty-batch", "one-element", "prediction-zero", "extreme-magnitude"),
+        grad_edge_ids=("empty-batch", "one-element", "prediction-zero", "extreme-magnitude", "subnormal-dy-over-n"),
         bad_inputs=CLIPPED_BAD_INPUTS,
         bench_sample=clipped_bench_sample, dtypes=("bfloat16", "float32", "float64"), bench_tol=LONG_SUM, kernel_facts=CLIPPED_FACTS,
     ),
@@ -193,10 +238,11 @@ def dense_strategy(bound=30.0):
     At most one empty side: TF 2.21 raises InvalidArgumentError (a reshape inside
     softmax_cross_entropy_with_logits) when the class axis AND another axis are both
     empty, e.g. shape (0, 0); (0, 5) and (3, 0) work and are edges here."""
-    def with_axis(shape):
-        return st.tuples(strategies.arrays(shape, 4.0), strategies.arrays(shape, bound), strategies.axes_for(shape)).map(
-            lambda t: Sample((_normalised(t[0], int(t[2])), t[1]), {"axis": int(t[2])}))
-    return strategies.shapes(min_rank=1).filter(lambda s: s.count(0) <= 1).flatmap(with_axis)
+    def with_axis(shape_axis):
+        shape, axis = shape_axis
+        return st.tuples(strategies.arrays(shape, 4.0), strategies.arrays(shape, bound)).map(
+            lambda t: Sample((_normalised(t[0], axis), t[1]), {"axis": axis}))
+    return strategies.bucket(strategies.AXIS_SHAPES).flatmap(with_axis)
 
 
 def sparse_strategy(bound=30.0):
@@ -207,7 +253,12 @@ def sparse_strategy(bound=30.0):
             strategies.arrays(shape, bound),
             st.lists(ids, min_size=int(np.prod(shape[:-1])), max_size=int(np.prod(shape[:-1])))
         ).map(lambda t: Sample((np.array(t[1], np.int64).reshape(shape[:-1]), t[0])))
-    return strategies.shapes(min_rank=1).flatmap(draw)
+    return strategies.bucket(SPARSE_SHAPES).flatmap(draw)
+
+
+SPARSE_SHAPES = ((3,), (2, 3), (2, 2, 3))
+"""Logits shapes: the rank-1-logits and extreme-magnitude edges' (gradient edges: their compiles are shared)
+and a rank-3 one; the labels take all but the last axis."""
 
 
 DENSE_EDGES = (
@@ -280,6 +331,39 @@ CATALOG += [
 
 # --- mean squared error and the asymmetric loss ----------------------------------------------
 
+def mse_flushes(dtype, y_true, y_pred):
+    """mean((y_true - y_pred)^2): squares below tiny may flush before the sum (same sign) and the mean."""
+    return error_models.flushed_sum(dtype, ((y_true - y_pred) ** 2).ravel(), same_sign=True) / max(y_true.size, 1)
+
+
+def mse_vjp_error(dtype, y_true, y_pred, dy):
+    """TF's gradient op by op: g = dy / N (the Mean's grad), d = y_true - y_pred, then the Square's
+    g (2 d), passed on with either sign: 2 eps of the result (the difference, the divide by N and
+    the product), plus a subnormal g (dy / N below tiny), d or 2 d, scaled back up by the other."""
+    (grad, _) = R.mean_squared_error_vjp(y_true, y_pred, dy)
+    g = np.asarray(dy, np.float64) / max(y_true.size, 1)
+    d = y_true - y_pred
+    lost = (error_models.flushed(dtype, g) * 2 * np.abs(d)
+            + (error_models.flushed(dtype, d) * 2 + error_models.flushed(dtype, 2 * d)) * np.abs(g))
+    err = 2 * np.abs(grad) + lost
+    return err, err
+
+
+def asymmetric_flushes(dtype, v1, v2, a, b):
+    """sum of (v1 - v2) a or (v2 - v1) b: a subnormal difference may flush before a or b scales it up,
+    and so may a subnormal term (all >= 0: the terms cover the partial sums)."""
+    d = v1 - v2
+    factor = np.where(v1 > v2, abs(a), abs(b))
+    return (np.sum(error_models.flushed(dtype, d) * factor)
+            + error_models.flushed_sum(dtype, (np.abs(d) * factor).ravel(), same_sign=True))
+
+
+MSE_DY = Sample((np.array([0.0, 0.0, 0.0, 0.0]), np.array([1.0, -3.0, 0.5, 8.0])), id="subnormal-dy-over-n",
+                dy=np.array(4e-38))
+"""dy / N = 1e-38 is subnormal: flushed in bfloat16 and float32 before 2 (y_true - y_pred) scales it
+back up (2e-38 to 1.6e-37, normal)."""
+
+
 def regression_bench_sample(n, rng):
     return Sample((rng.standard_normal(n), rng.standard_normal(n)))
 
@@ -292,10 +376,13 @@ def off_tie(sample, margin):
                   sample.kwargs, sample.id)
 
 
+ASYMMETRIC_WEIGHTS = ((10.0, 1.0), (0.5, 3.0), (1.0, 10.0))
+"""(a, b): the edges' first; each pair is a keyword set, a trace and a compile of its own."""
+
+
 def asymmetric_strategy():
-    return st.tuples(pair(10.0, elements_b=None), st.sampled_from([1.0, 10.0, 0.5]),
-                     st.sampled_from([1.0, 10.0, 3.0])).map(
-        lambda t: Sample(t[0], {"a": t[1], "b": t[2]})) | \
+    return st.tuples(pair(10.0, elements_b=None), st.sampled_from(ASYMMETRIC_WEIGHTS)).map(
+        lambda t: Sample(t[0], {"a": t[1][0], "b": t[1][1]})) | \
         pair(10.0).map(lambda ab: Sample((ab[0], ab[0].copy()), {"a": 10.0, "b": 1.0}))  # all ties
 
 
@@ -316,11 +403,14 @@ CATALOG += [
     Concept(
         name="mean_squared_error", ref=R.mean_squared_error, tf=T.mean_squared_error,
         ref_vjp=R.mean_squared_error_vjp, tf_vjp=T.mean_squared_error_vjp, wrt=(0, 1),
-        strategy=lambda: pair(10.0, min_side=1).map(lambda ab: Sample(ab)), edges=REGRESSION_EDGES,
+        strategy=lambda: pair(10.0).map(lambda ab: Sample(ab)), edges=REGRESSION_EDGES + (MSE_DY,),
         tol=reduction_tol(R.mean_squared_error, 1.5, 0.5,
-                          "difference (0.5 ulp, doubled by squaring) and square (0.5) per term, mean (0.5)"),
-        grad_tol=elementwise_tol(2, 2, "difference (0.5 ulp) times 2/N (exact for N a power of 2, else 0.5 ulp)"),
-        grad_edge_ids=("empty-batch", "one-element", "scalar", "extreme-magnitude"),
+                          "difference (0.5 ulp, doubled by squaring) and square (0.5) per term, mean (0.5)",
+                          flushes=mse_flushes),
+        grad_tol={d: Tol(1, "difference (0.5 ulp) times 2/N (exact for N a power of 2, else 0.5 ulp), 2 eps; "
+                            "dy / N may flush before 2 (y_true - y_pred) scales it up", model=mse_vjp_error)
+                  for d in DTYPES},
+        grad_edge_ids=("empty-batch", "one-element", "scalar", "extreme-magnitude", MSE_DY.id),
         bad_inputs=MSE_BAD_INPUTS,
         bench_sample=regression_bench_sample, bench_tol=LONG_SUM,
     ),
@@ -328,7 +418,8 @@ CATALOG += [
         name="asymmetric_loss", ref=R.asymmetric_loss, tf=T.asymmetric_loss,
         ref_vjp=R.asymmetric_loss_vjp, tf_vjp=T.asymmetric_loss_vjp, wrt=(0, 1),
         strategy=asymmetric_strategy, edges=with_ab(REGRESSION_EDGES, 10.0, 1.0),
-        tol=reduction_tol(R.asymmetric_loss, 1.0, 0.0, "difference (0.5 ulp) and times a or b (0.5) per term"),
+        tol=reduction_tol(R.asymmetric_loss, 1.0, 0.0, "difference (0.5 ulp) and times a or b (0.5) per term",
+                          flushes=asymmetric_flushes),
         grad_tol={d: Tol(0.5, "a or -b times dy: one rounding (a, b are small integers or halves)")
                   for d in DTYPES},
         off_kink=off_tie,

@@ -18,8 +18,6 @@ nan, inf = np.nan, np.inf
 DECAYS = (0.0, 0.5, 0.9, 0.99, 0.999, 1.0)
 
 
-
-
 def strategy():
     """shadow and value in [-10, 10] of one shape, a decay from DECAYS, num_updates None or an int64 in [0, 1000]."""
     def build(shape):
@@ -27,7 +25,11 @@ def strategy():
             lambda s, v, d, n: Sample((s, v, d) if n is None else (s, v, d, np.array(n, np.int64))),
             strategies.arrays(shape, 10.0), strategies.arrays(shape, 10.0), st.sampled_from(DECAYS),
             st.none() | st.integers(0, 1000))
-    return strategies.shapes().flatmap(build)  # rank 0: an edge
+    return strategies.bucket(SHAPES).flatmap(build)
+
+
+SHAPES = ((2,), (2, 3), (2, 1, 3))
+"""The shape of most edges, a matrix and a rank-3 one; rank 0 and an empty batch are edges."""
 
 
 EDGES = (

@@ -8,8 +8,9 @@ The error models below run a first-order bound (Higham, ch. 3) through the recur
 for op in Keras's order: each matmul earns K/2 eps of its sum of |terms|, each add and
 product half an ulp, tanh and sigmoid carry their input's error times their largest slope
 nearby and add their own ulps (tests/catalog/error_models.py); any result (or matmul term) below
-the dtype's smallest normal number may be flushed to zero, which costs its whole size. A state's error is carried into
-the next step through |R| and contracted by tanh' (and, in the LSTM, by f and o), so the
+the dtype's smallest normal number may be flushed to zero, which costs its whole size
+(error_models.flushed; float16 keeps its subnormals, off by at most half their spacing), carried
+on by the ops after it like any other error. A state's error is carried into the next step through |R| and contracted by tanh' (and, in the LSTM, by f and o), so the
 bound grows with the number of steps only as far as the recurrence lets it. The backward
 models run the same bounds through backprop through time, with TF's TanhGrad / SigmoidGrad
 working from the rounded forward outputs and the weight gradients summed over the steps.
@@ -23,19 +24,12 @@ import reference.rnn as R
 import tfimpl.rnn as T
 from tests.catalog import error_models, strategies
 from tests.catalog.concept import XLA_ACCEPTS, BadInput, Concept, Sample, Tol, shape_pattern, traced_or_run
-from tests.precision import DTYPES, EPS, LOW, TINY
+from tests.precision import DTYPES, EPS, LOW
 
 nan, inf = np.nan, np.inf
 
 
 # --- error models: (value, error bound in eps) pairs through the ops -----------------------
-
-def _flushed(dtype, v):
-    """What flushing subnormal results to zero can cost, in eps: |v| wherever |v| is below the dtype's
-    smallest normal number (XLA and TF's graph kernels flush them; the reference keeps them)."""
-    v = np.abs(v)
-    return np.where(v < TINY[dtype], v, 0.0) / EPS[dtype]
-
 
 def _exact(a):
     a = np.asarray(a, np.float64)
@@ -43,24 +37,23 @@ def _exact(a):
 
 
 def _mm(dtype, a, b):
-    """a @ b: both inputs' errors through the other's |values|, then the matmul's own roundings."""
+    """a @ b: both inputs' errors through the other's |values|, then the matmul's own roundings (each
+    product and the result possibly flushed: error_models.matmul_error)."""
     (va, ea), (vb, eb) = a, b
     v = va @ vb
-    products = np.abs(va)[..., :, None] * np.abs(vb)  # each term, which may flush on its own
-    return v, (ea @ np.abs(vb) + np.abs(va) @ eb + error_models.matmul_error(dtype, va, vb, v)
-               + _flushed(dtype, products).sum(axis=-2) + _flushed(dtype, v))
+    return v, ea @ np.abs(vb) + np.abs(va) @ eb + error_models.matmul_error(dtype, va, vb, v)
 
 
 def _add(dtype, a, b):
     (va, ea), (vb, eb) = a, b
     v = va + vb
-    return v, ea + eb + 0.5 * np.abs(v) + _flushed(dtype, v)
+    return v, ea + eb + 0.5 * np.abs(v) + error_models.flushed(dtype, v)
 
 
 def _mul(dtype, a, b):
     (va, ea), (vb, eb) = a, b
     v = va * vb
-    return v, ea * np.abs(vb) + np.abs(va) * eb + 0.5 * np.abs(v) + _flushed(dtype, v)
+    return v, ea * np.abs(vb) + np.abs(va) * eb + 0.5 * np.abs(v) + error_models.flushed(dtype, v)
 
 
 def _max_slope(name, z, dz):
@@ -78,27 +71,30 @@ def _act(dtype, name, z):
     slope = _max_slope(name, vz, ez * EPS[dtype])
     carried = np.where(slope > 0, slope * ez, 0.0)
     f = error_models._act(name, vz)
-    return f, carried + (error_models.ACT_ULPS[name] + (0.5 if dtype in LOW else 0.0)) * np.abs(f) + _flushed(dtype, f)
+    own = (error_models.ACT_ULPS[name] + (0.5 if dtype in LOW else 0.0)) * np.abs(f)
+    return f, carried + own + error_models.flushed(dtype, f)
 
 
 def _act_grad(dtype, name, y, g):
-    """TF's TanhGrad g (1 - y^2) and SigmoidGrad g y (1 - y), from the rounded output y: the slope
-    carries y's error, the slope and the product round (tests/catalog/error_models.py, _layer_backward)."""
+    """TF's TanhGrad g (1 - y^2) and SigmoidGrad (g y) (1 - y), from the rounded output y: the slope
+    carries y's error, the slope and the product round, g y and the result may flush
+    (tests/catalog/error_models.py, _layer_backward)."""
     (vy, ey), (vg, eg) = y, g
     if name == "tanh":
         slope = 1 - vy * vy
         err = np.abs(vg) * (2 * np.abs(vy) * ey + 1.0)
     else:
         slope = vy * (1 - vy)
-        err = np.abs(vg) * (np.abs(1 - 2 * vy) * ey + 1.5 * slope)
-    return slope * vg, err + slope * eg + 0.5 * np.abs(slope * vg) + _flushed(dtype, slope * vg)
+        err = (np.abs(vg) * (np.abs(1 - 2 * vy) * ey + 1.5 * slope)
+               + error_models.flushed(dtype, vg * vy) * np.abs(1 - vy))
+    return slope * vg, err + slope * eg + 0.5 * np.abs(slope * vg) + error_models.flushed(dtype, slope * vg)
 
 
 def _sum0(dtype, a):
     """The sum over the batch (the bias gradient of Keras's broadcast add): B/2 eps of sum |terms|."""
     va, ea = a
     return va.sum(axis=0), (ea.sum(axis=0) + 0.5 * va.shape[0] * np.abs(va).sum(axis=0)
-                            + _flushed(dtype, va.sum(axis=0)))
+                            + error_models.flushed_sum(dtype, va, axis=0))
 
 
 def _acc(dtype, total, a):
@@ -242,8 +238,9 @@ BACKWARD_WHY = ("backprop through time with the same bounds: TanhGrad / SigmoidG
 SHAPE = (2, 3, 3, 2)
 """(batch, time, features, units) of the drawn samples. XLA compiles a recurrent layer's
 loop and its gradient once per shape (about a second), so the draws share one shape and vary the
-values; the edges pin one step with a batch of one (where Keras's ops.add turns LSTMCell's z + h R
-into a BiasAdd), an empty batch, no features, 200 steps and saturation."""
+values, and the saturating and inf-nan edges take it too; the other edges pin one step with a
+batch of one (where Keras's ops.add turns LSTMCell's z + h R into a BiasAdd), an empty batch, no
+features and 200 steps."""
 
 
 def sequence_strategy(gates, states):
@@ -287,8 +284,9 @@ def sequence_edges(gates, seed):
         # 200 steps through a recurrent kernel of spectral norm 0.9 (each gate block): the states, the
         # error bounds and the gradient handed back to x_0 and h0 stay finite
         sample(rng.uniform(-1, 1, (1, 200, 1)), _weights(rng, 1, 2, gates, norm=0.9), "long-200"),
-        # pre-activations in the hundreds: tanh and sigmoid saturate to exactly -1, 0 or 1
-        sample(rng.uniform(-60, 60, (2, 4, 3)), tuple(a * 3 for a in w), "saturating", scale=3.0),
+        # pre-activations in the hundreds: tanh and sigmoid saturate to exactly -1, 0 or 1 (in SHAPE: the
+        # drawn samples' compile of value and gradient serves it)
+        sample(rng.uniform(-60, 60, SHAPE[:3]), tuple(a * 3 for a in w), "saturating", scale=3.0),
         sample(_inf_nan_sequence(rng), w, "inf-nan"),
     )
 

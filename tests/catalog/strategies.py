@@ -1,8 +1,14 @@
-"""Hypothesis building blocks for catalog entries: small non-empty shapes of rank up to 4
-(empty and single-element inputs are fixed edge cases in every entry, so the drawn
-examples go to inputs with something to compare) and float64 values whose magnitudes
-span every dtype's normal range, so results stay finite unless an edge case says
-otherwise.
+"""Hypothesis building blocks for catalog entries: a few small non-empty shapes per entry,
+one of rank 3 among them (empty and single-element inputs are fixed edge cases in every
+entry, so the drawn examples go to inputs with something to compare) and float64 values
+whose magnitudes span every dtype's normal range, so results stay finite unless an edge
+case says otherwise.
+
+Shapes: each entry draws from a few fixed shapes of its own (``bucket``), and the values
+inside them. XLA on the CPU compiles once per concrete shape, and tf.function and the TF1
+graph trace once per rank and keyword set, so a new shape in every example would buy
+little and cost a compile each; a few shapes per entry, with its gradient edges' shapes
+among them, let a cell's examples, gradients and edges share their compiles.
 
 Values: a third uniform in [-bound, bound] (the O(1) region where most arithmetic
 happens), a third log-uniform in magnitude from 1e-38 (float32's smallest normal) to
@@ -18,13 +24,22 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-MAX_SIDE = 4
 SMALLEST = 1e-38
 """float32's and bfloat16's smallest normal number is 1.18e-38; float16's is 6.1e-5."""
 
 
-def shapes(min_rank=1, max_rank=4, min_side=1, max_side=MAX_SIDE):
-    return hnp.array_shapes(min_dims=min_rank, max_dims=max_rank, min_side=min_side, max_side=max_side)
+def bucket(choices):
+    """One of ``choices``, a few fixed shapes (or (shape, keyword) pairs) of an entry: each costs a
+    compile per function and dtype under XLA, and each rank or keyword a trace elsewhere. The values
+    drawn inside vary from example to example. List the entry's gradient edges' shapes among them
+    (their compiles are shared), a rank above 2, and the smallest first: hypothesis shrinks towards it."""
+    return st.sampled_from(choices)
+
+
+AXIS_SHAPES = (((2, 3), -1), ((3, 2), 0), ((2, 3, 2), 1))
+"""(shape, axis) of the entries along an axis (softmax, log_softmax, softmax cross-entropy): their
+extreme-magnitude and axis-0 edges' (gradient edges) and a rank-3 one along its middle axis; two of the
+three along an axis that is not the last."""
 
 
 def floats(bound):
@@ -38,12 +53,6 @@ def floats(bound):
 def arrays(shape, bound=10.0, elements=None):
     """float64 arrays of ``shape`` (a tuple or a strategy) with values in [-bound, bound]."""
     return hnp.arrays(np.float64, shape, elements=elements if elements is not None else floats(bound))
-
-
-def axes_for(shape):
-    """A valid axis for ``shape``, negative or not."""
-    n = len(shape)
-    return st.integers(-n, n - 1)
 
 
 def regions(sample):
