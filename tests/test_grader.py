@@ -8,10 +8,17 @@ Each child run costs a TensorFlow import (about 10 s), so the planted mistakes s
 one run (tests/learners/mistakes: one mistake per function), NumPy code has its own, and each run
 takes the slice of the matrix its verdicts need (-k); the whole matrix of a planted run and of the
 correct chapter-4 solution is what docs/grading.md shows. Runs use the `unshrunk` hypothesis profile
-(tests/profiles.py): the failing cases are known, their shrinking is not under test here.
+(tests/profiles.py): the failing cases are known, their shrinking is not under test here. The five
+child runs (RUNS) go two at a time, each killed after CHILD_TIMEOUT.
+
+Cost: the module takes about 100 s wall and 2 minutes of CPU on this repository's 2-core machine
+(`pytest tests/test_grader.py -n 0`, measured while another test run shared the cores): the child
+runs take 25-40 s each, half of it their start-up; the in-process tests about 5 s.
 """
+import concurrent.futures
 import json
 import os
+import signal
 import subprocess
 import sys
 import types
@@ -30,17 +37,67 @@ ROOT = Path(__file__).resolve().parents[1]
 LEARNERS = Path("tests") / "learners"
 
 
-def run_grader(tmp_path, path, *args, timeout=900):
-    """`pytest --against=path` in a child process: (the process, grade.json's content or None)."""
-    out = tmp_path / "grade"
+CHILD_TIMEOUT = 420
+"""Seconds a child grader run may take before it is killed (its process group) and its test fails."""
+PARALLEL = max(1, min(2, os.cpu_count() or 1))
+"""Child runs at a time: each is mostly one busy thread (the TensorFlow import, tracing, XLA's compiler)."""
+
+RUNS = {
+    "mistakes": (LEARNERS / "mistakes", "-k", "test_catalog and float32 and (eager or graph)"),
+    "correct": (LEARNERS / "correct" / "activations.py", "-k", "softmax and not log_softmax"),
+    "unruly": (LEARNERS / "unruly", "-n", "1", "--max-worker-restart=0", "--grade-time-limit=1",
+               "-k", "test_edge_cases and float32 and eager"),
+    "numpy": (LEARNERS / "numpy", "-k", "test_catalog or (test_each_side_reads and mixed-None) "
+              "or test_softmax_is_shift or test_relu"),
+    "broken": ("tests/learners/broken/wrong_signature.py",),
+}
+"""The child runs (`pytest --against=PATH ARGS`), longest first; each test names the one it reads."""
+
+
+def graded_by(run):
+    """Marks a test as reading the child run ``run`` (the `graded` fixture starts only the runs the
+    selected tests read)."""
+    def mark(test):
+        test.child_run = run
+        return test
+    return mark
+
+
+def run_grader(out, path, *args):
+    """`pytest --against=path` in a child process: (the completed process, grade.json's content or None).
+    Killed with its process group (an xdist worker included) after CHILD_TIMEOUT seconds."""
     cmd = [sys.executable, "-m", "pytest", f"--against={path}", f"--grade-dir={out}", "-p", "no:cacheprovider",
            "-q", "--hypothesis-profile=unshrunk", *args]
     if not any(a.startswith("-n") for a in args):
         cmd += ["-n", "0"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    try:
+        stdout, stderr = proc.communicate(timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=60)
+        stderr += f"\n[killed after {CHILD_TIMEOUT} s]"
+    done = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     data = json.loads((out / "grade.json").read_text()) if (out / "grade.json").is_file() else None
-    return proc, data
+    return done, data
+
+
+@pytest.fixture(scope="module")
+def graded(request, tmp_path_factory):
+    """name -> (process, grade) of the child runs the selected tests of this module read, started
+    PARALLEL at a time as soon as the first of those tests needs one."""
+    wanted = [name for name in RUNS if any(
+        getattr(getattr(item, "function", None), "child_run", None) == name
+        for item in request.session.items if item.module is request.module)]
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=PARALLEL)
+    futures = {name: pool.submit(run_grader, tmp_path_factory.mktemp(f"grade-{name}"), *RUNS[name])
+               for name in wanted}
+
+    def result(name):
+        return futures[name].result(timeout=len(futures) * CHILD_TIMEOUT + 120)
+    yield result
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def by_function(data):
@@ -73,12 +130,13 @@ PLANTED = {
 """tests/learners/mistakes: function -> the hint its planted mistake must earn."""
 
 
-def test_each_planted_mistake_fails_its_function_with_the_hint_that_names_it(tmp_path):
+@graded_by("mistakes")
+def test_each_planted_mistake_fails_its_function_with_the_hint_that_names_it(graded):
     """One run over the planted TensorFlow mistakes, float32, eagerly and in a TF1 Session (the
     traced-only mistake needs both): every function fails, each with exactly its own hint; the
     first failing case names the call, the expected value, the value got and the error; the exit
     code is 1."""
-    proc, data = run_grader(tmp_path, LEARNERS / "mistakes", "-k", "test_catalog and float32 and (eager or graph)")
+    proc, data = graded("mistakes")
     assert data is not None, explain(proc)
     assert proc.returncode == 1, explain(proc)
     fns = by_function(data)
@@ -106,15 +164,15 @@ def first_value_case(entry):
     return first.get("expected") is not None and first.get("index") is not None
 
 
-def test_a_numpy_solution_is_graded_eagerly_and_its_traced_modes_are_not_applicable(tmp_path):
+@graded_by("numpy")
+def test_a_numpy_solution_is_graded_eagerly_and_its_traced_modes_are_not_applicable(graded):
     """tests/learners/numpy: NumPy code (no TensorFlow import), graded against the float64 reference
     eagerly; tf.function, XLA and a Session are "not applicable", not failures. relu (with its own
     relu_vjp) gets full marks, gradients included; softmax, written without the max shift, fails
     with the overflow hint and has its gradients "not attempted" (no softmax_vjp); tanh, still the
     stub, is "not attempted"; the TFRecord writer that frames records with plain CRCs fails the
     named tests TensorFlow's reader judges, with the masked-CRC hint."""
-    proc, data = run_grader(tmp_path, LEARNERS / "numpy", "-k",
-                            "test_catalog or (test_each_side_reads and mixed-None) or test_softmax_is_shift or test_relu")
+    proc, data = graded("numpy")
     assert data is not None, explain(proc)
     fns = by_function(data)
     assert data["not_attempted"] == ["activations.tanh"] and fns["activations.tanh"]["status"] == "not attempted"
@@ -136,13 +194,14 @@ def test_a_numpy_solution_is_graded_eagerly_and_its_traced_modes_are_not_applica
 
 # --- a correct solution ----------------------------------------------------------------------------
 
-def test_a_correct_solution_in_a_learners_style_gets_full_marks_in_every_mode(tmp_path):
+@graded_by("correct")
+def test_a_correct_solution_in_a_learners_style_gets_full_marks_in_every_mode(graded):
     """tests/learners/correct/activations.py's softmax, written with tf ops (exp(z - max z) / sum,
     the max under tf.stop_gradient, the gradient by GradientTape through it), through the whole
     matrix (every dtype x mode: values, gradients, edges; bad input mode by mode) and its named
     tests: every case passes and the exit code is 0. (The whole correct chapter-4 solution,
     tests/learners/correct, 18 functions, is the run docs/grading.md times against tfimpl.)"""
-    proc, data = run_grader(tmp_path, LEARNERS / "correct" / "activations.py", "-k", "softmax and not log_softmax")
+    proc, data = graded("correct")
     assert data is not None, explain(proc)
     assert proc.returncode == 0, explain(proc)
     entry = by_function(data)["activations.softmax"]
@@ -183,9 +242,10 @@ def test_a_solution_that_cannot_be_graded_gets_one_line_naming_the_file_and_the_
     assert tfimpl.activations.softmax is original
 
 
-def test_bad_input_stops_the_run_before_any_test_runs(tmp_path):
+@graded_by("broken")
+def test_bad_input_stops_the_run_before_any_test_runs(graded):
     """The same line from pytest itself: a usage error (exit code 4), no test collected or run, no grade."""
-    proc, data = run_grader(tmp_path, "tests/learners/broken/wrong_signature.py")
+    proc, data = graded("broken")
     assert proc.returncode == 4 and data is None, explain(proc)
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("ERROR:")]
     assert lines == ["ERROR: --against tests/learners/broken/wrong_signature.py: softmax(logits) does not match the "
@@ -194,13 +254,13 @@ def test_bad_input_stops_the_run_before_any_test_runs(tmp_path):
     assert "passed" not in proc.stdout and "failed" not in proc.stdout, explain(proc)
 
 
-def test_a_hang_and_a_crash_are_failed_cases_not_a_dead_runner(tmp_path):
+@graded_by("unruly")
+def test_a_hang_and_a_crash_are_failed_cases_not_a_dead_runner(graded):
     """tests/learners/unruly: relu loops forever in Python, sigmoid aborts the process. Under
     pytest-xdist (one worker), relu's case is stopped by the per-call time limit (1 s here) and
     fails naming it; sigmoid's case fails as a crash of the worker (the last case here, so no
     replacement is started: --max-worker-restart=0), and the grade is written."""
-    proc, data = run_grader(tmp_path, LEARNERS / "unruly", "-n", "1", "--max-worker-restart=0",
-                            "--grade-time-limit=1", "-k", "test_edge_cases and float32 and eager", timeout=600)
+    proc, data = graded("unruly")
     assert data is not None, explain(proc)
     fns = by_function(data)
     relu, sigmoid = fns["activations.relu"], fns["activations.sigmoid"]
