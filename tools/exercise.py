@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def book(root=ROOT):
-    """(module, name) -> [(where, statement)] of the claims the named tests that mention it answer."""
+    """(module, name) -> [(where, statement, page)] of the claims the named tests that mention it answer
+    (page: the page a book or notes claim cites, or None)."""
     out = {}
     for path in sorted((Path(root) / "tests").glob("test_*.py")):
         if path.stem in grader.MACHINERY:
@@ -41,7 +42,7 @@ def book(root=ROOT):
             if fact.claim is None:
                 continue
             for key in fact.mentions:
-                entry = (fact.claim.where, fact.claim.statement)
+                entry = (fact.claim.where, fact.claim.statement, fact.claim.page)
                 if entry not in out.setdefault(key, []):
                     out[key].append(entry)
     return out
@@ -49,7 +50,7 @@ def book(root=ROOT):
 
 def chapter_numbers(module, name, claims):
     """The chapters (second edition numbers) of a function: its claims' "chN" places, else its module's."""
-    numbers = [normalise(w) for w, _ in claims.get((module, name), []) if w.startswith("ch")]
+    numbers = [normalise(w) for w, _, _ in claims.get((module, name), []) if w.startswith("ch")]
     if numbers:
         return sorted(set(numbers), key=numbers.index)
     primary = primary_chapter(module)
@@ -125,10 +126,10 @@ def stub(module, name, fn, node, claims, numpy=False):
     numbers = chapter_numbers(module, name, claims)
     titles = {c.number: c.title for c in chapters()}
     places = [f"{n} ({titles[n]})" if n in titles else n for n in numbers]
-    pages = sorted({w for w, _ in claims.get((module, name), []) if w.startswith("p")})
+    pages = [f"p. {n}" for n in sorted({page for _, _, page in claims.get((module, name), []) if page})]
     if places or pages:
         doc.append("Book: " + "; ".join(places + pages))
-    statements = [s for w, s in claims.get((module, name), [])][:3]
+    statements = [s for _, s, _ in claims.get((module, name), [])][:3]
     if statements:
         doc.append("Its tests answer: " + "; ".join(statements))
     doc.append("The checks below are tfimpl's: keep them, and bad input is rejected with tfref's messages."
