@@ -310,6 +310,24 @@ def test_numpy_stubs_hold_the_gradients_numpy_code_must_write(tmp_path):
     assert {u.kind for u in solution.units.values()} == {"numpy"} and not solution.attempted
 
 
+def test_the_exercise_command_writes_stubs_that_name_the_books_page_and_refuses_an_unknown_concept(tmp_path, capsys):
+    """`python -m tools.exercise new DIR --concept clipped_cross_entropy` (its main(), in this process): one
+    stub whose docstring names the page its claim cites (p. 78), the command to run next; an existing
+    file is kept without --force; an unknown concept is a usage error (exit 2) naming it."""
+    exercise.main(["new", str(tmp_path / "mine"), "--concept", "clipped_cross_entropy"])
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'mine' / 'losses.py'}: clipped_cross_entropy" in out, out
+    assert f"pytest --against={tmp_path / 'mine'}" in out, out
+    text = (tmp_path / "mine" / "losses.py").read_text()
+    assert "def clipped_cross_entropy(" in text and "p. 78" in text and "raise NotImplementedError" in text, text
+    (tmp_path / "mine" / "losses.py").write_text("# mine\n")
+    exercise.main(["new", str(tmp_path / "mine"), "--concept", "clipped_cross_entropy"])
+    assert "kept" in capsys.readouterr().err and (tmp_path / "mine" / "losses.py").read_text() == "# mine\n"
+    with pytest.raises(SystemExit) as e:
+        exercise.main(["new", str(tmp_path / "other"), "--concept", "sofmax"])
+    assert e.value.code == 2 and "no function sofmax" in capsys.readouterr().err
+
+
 # --- the substitution leaves tfref as it was ----------------------------------------------------------
 
 def test_grading_substitutes_for_the_session_only(tmp_path):
