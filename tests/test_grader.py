@@ -11,9 +11,9 @@ correct chapter-4 solution is what docs/grading.md shows. Runs use the `unshrunk
 (tests/profiles.py): the failing cases are known, their shrinking is not under test here. The five
 child runs (RUNS) go two at a time, each killed after CHILD_TIMEOUT.
 
-Cost: the module takes about 100 s wall and 2 minutes of CPU on this repository's 2-core machine
-(`pytest tests/test_grader.py -n 0`, measured while another test run shared the cores): the child
-runs take 25-40 s each, half of it their start-up; the in-process tests about 5 s.
+Cost: `pytest tests/test_grader.py -n 0` takes 70 s wall and 100 s of CPU on this repository's 2-core
+machine (100 s wall while another test run shared the cores): the child runs take 10-40 s each,
+about 10 s of it their start-up; the in-process tests about 6 s.
 """
 import concurrent.futures
 import json
