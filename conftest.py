@@ -1,7 +1,7 @@
 """pytest hooks and options of the suite: TensorFlow set up before anything else, the hypothesis
-profiles, --benchmark(-full), --claims, --agreement-report, the run's header and summaries.
-The machinery they call lives in tests/ (tf_setup, profiles, devices, harness, claims, report,
-machine) and bench/_support.py."""
+profiles, --benchmark(-full), --claims, --agreement-report, --against (grade a learner's own
+functions), the run's header and summaries. The machinery they call lives in tests/ (tf_setup,
+profiles, devices, harness, claims, report, machine, grader) and bench/_support.py."""
 from tests import tf_setup
 
 tf_setup.configure()  # before any TensorFlow op: the GPU stand-in device can only be made now
@@ -9,14 +9,18 @@ tf_setup.configure()  # before any TensorFlow op: the GPU stand-in device can on
 import json  # noqa: E402
 import os  # noqa: E402
 
+import hypothesis  # noqa: E402
 import pytest  # noqa: E402
 
 from xdist.scheduler import LoadScopeScheduling  # noqa: E402
 
 from bench import _support as bench_support  # noqa: E402
-from tests import backstop, claims, devices, harness, machine, profiles, report, selection, timing  # noqa: E402
+from tests import backstop, claims, devices, grader, harness, machine, profiles, report, selection, timing  # noqa: E402
 
 profiles.register()
+
+_CONFIG = []
+"""The run's config, for the report hooks that pytest calls without it."""
 
 
 def pytest_addoption(parser):
@@ -33,6 +37,17 @@ def pytest_addoption(parser):
     parser.addoption("--agreement-report", action="store_true", default=False,
                      help="after the run, print the worst error against the float64 reference per "
                           "concept x dtype x mode, in units of the dtype's epsilon, beside the tolerance")
+    parser.addoption("--against", default=None, metavar="PATH",
+                     help="grade your own implementation: PATH is a folder of modules named like the pairs "
+                          "(activations.py, losses.py, ...) or one .py file; its functions with tfref's names run "
+                          "through the catalog matrix and the named tests in place of tfimpl's (NumPy code: "
+                          "eagerly, against the float64 reference); the grade is printed at the end and "
+                          "written to build/grade.md and build/grade.json (docs/grading.md)")
+    parser.addoption("--grade-dir", default=None, metavar="DIR",
+                     help="with --against: write grade.md and grade.json to DIR instead of build/")
+    parser.addoption("--grade-time-limit", type=float, default=grader.DEFAULT_TIME_LIMIT, metavar="SECONDS",
+                     help="with --against: the time one call of a learner's function may take before it is "
+                          f"stopped and its case failed (default {grader.DEFAULT_TIME_LIMIT:g})")
     parser.addoption("--chapter", default=None, metavar="N",
                      help="run only the tests of one chapter of the book, e.g. 4.2, 4 or ch7.2: its concepts' catalog "
                           "cases, its modules' test and bench files and the claims it answers (tests/selection.py)")
@@ -47,7 +62,9 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    """Before pytest-benchmark reads its options: one timing switch (bench/_support.py)."""
+    """Before pytest-benchmark reads its options: one timing switch (bench/_support.py). With
+    --against: the learner's solution loaded and matched to the contract, or one line saying why it
+    cannot be graded, before any test runs."""
     bench_support.apply_timing_switch(config)
     if config.getoption("chapter"):
         try:
@@ -58,6 +75,15 @@ def pytest_configure(config):
         timing.enable()
         PROFILE.append(timing.Profile())
         CPU.update(startup=timing.cpu_seconds())
+    _CONFIG[:] = [config]
+    against = config.getoption("against")
+    if against:
+        try:
+            solution = grader.load(against, config.getoption("grade_time_limit"))
+        except grader.LoadError as e:
+            raise pytest.UsageError(str(e)) from None
+        config.grade_plan = grader.plan(solution, config.rootpath)
+        config.grade = grader.Grade(config.grade_plan)
 
 
 PROFILE = []
@@ -72,26 +98,19 @@ WATCHDOG = []
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    """The per-test backstop: a test that never ends ends its process (tests/backstop.py)."""
+    """The per-test backstop: a test that never ends ends its process (tests/backstop.py), which
+    pytest-xdist reports as that test's failure (with --against: that case's, graded as a crash).
+    With --against it waits at least 20 per-call time limits."""
     if not WATCHDOG:
-        WATCHDOG.append(backstop.Watchdog(item.config.pluginmanager.getplugin("capturemanager"),
-                                          item.config.getoption("backstop")))
+        seconds = item.config.getoption("backstop")
+        if item.config.getoption("against") and seconds > 0:
+            seconds = max(seconds, 20 * item.config.getoption("grade_time_limit"))
+        WATCHDOG.append(backstop.Watchdog(item.config.pluginmanager.getplugin("capturemanager"), seconds))
     WATCHDOG[0].start(item.nodeid)
     try:
         yield
     finally:
         WATCHDOG[0].cancel()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    """With --profile-time: the harness's notes of this test phase, and the test's catalog parameters,
-    ride on the report (reports cross xdist workers)."""
-    outcome = yield
-    if PROFILE:
-        params = {k: v for k, v in getattr(getattr(item, "callspec", None), "params", {}).items() if isinstance(v, str)}
-        report = outcome.get_result()
-        report.user_properties = [*report.user_properties, ("timing", {"notes": timing.take(), "params": params})]
 
 
 def pytest_xdist_auto_num_workers(config):
@@ -122,6 +141,9 @@ def pytest_xdist_make_scheduler(config, log):
 def pytest_ignore_collect(collection_path, config):
     if config.getoption("benchmark") and "tests" in collection_path.relative_to(config.rootpath).parts[:1]:
         return True
+    plan = getattr(config, "grade_plan", None)
+    if plan is not None and grader.ignores(plan, collection_path.relative_to(config.rootpath)):
+        return True  # with --against: a file none of whose tests grade the learner's functions
     return None
 
 
@@ -138,7 +160,9 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     """Check every claim marker (an invalid one fails the collection), attach it to the test's
     reports, which cross xdist workers, and keep the collected claims (before any deselection)
-    for docs/claims.md; with --chapter, keep that chapter's tests (tests/selection.py)."""
+    for docs/claims.md; with --chapter, keep that chapter's tests (tests/selection.py). With
+    --against: keep only the tests that grade the learner's functions (each report carries what
+    it grades), and swap those functions in for the session."""
     for item in items:
         claim = claims.claim_of(item)
         if claim is not None:
@@ -155,6 +179,22 @@ def pytest_collection_modifyitems(config, items):
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+    plan = getattr(config, "grade_plan", None)
+    if plan is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        grades = grader.meta(plan, item.nodeid, params)
+        if grades is None:
+            drop.append(item)
+        else:
+            item.user_properties.append(("grade", grades))
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    items[:] = keep
+    config.grade_restore = grader.substitute(plan, {item.module for item in keep if getattr(item, "module", None)})
 
 
 CLAIMS_COLLECTED = []
@@ -168,10 +208,72 @@ def pytest_runtest_logreport(report):
     notes = dict(report.user_properties).get("timing")
     if PROFILE and notes is not None:
         PROFILE[0].add(report.nodeid, report.when, report.duration, report.outcome, notes["notes"], notes["params"])
+    grade = getattr(_CONFIG[0], "grade", None) if _CONFIG and not hasattr(_CONFIG[0], "workerinput") else None
+    if grade is not None and (report.when == "call" or report.outcome != "passed"):
+        props = dict(report.user_properties)
+        grades = props.get("grade") or grader.meta_from_nodeid(grade.plan, report.nodeid)
+        if grades is not None:
+            failure = props.get("grade_failure")
+            if report.outcome == "failed" and failure is None:  # a crashed worker's report
+                failure = grader.crash_failure(str(report.longrepr))
+            grade.add(grades, report.outcome, failure, getattr(report, "duration", 0.0))
     claim = dict(report.user_properties).get("claim")
     if claim is None or not (report.when == "call" or report.outcome != "passed"):
         return
     CLAIM_RESULTS.append(claims.result(claim, report))
+
+
+GRADE_FAILED_UNITS = set()
+"""With --against: the learner's functions that already have a failed case in this process."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """With --against: hypothesis shrinks the first failing case of each of the learner's functions
+    (in this process) and no later one, whose shrinking would repeat the lesson at the cost of
+    hundreds of calls. Code that TensorFlow itself runs forever (a tf.while_loop: the per-call time
+    limit cannot interrupt it) meets the per-test backstop (pytest_runtest_protocol)."""
+    grades = dict(item.user_properties).get("grade")
+    if grades is None:
+        yield
+        return
+    test = getattr(item, "obj", None)
+    current = getattr(test, "_hypothesis_internal_use_settings", None)
+    shrinks = (current is not None and hypothesis.Phase.shrink in current.phases
+               and not GRADE_FAILED_UNITS.intersection(grades["units"]))
+    item.grade_minimal = current is None or shrinks  # a fixed case, or a drawn one hypothesis shrinks
+    if current is not None and not shrinks:
+        test._hypothesis_internal_use_settings = hypothesis.settings(
+            current, phases=[p for p in current.phases if p is not hypothesis.Phase.shrink])
+    try:
+        yield
+    finally:
+        if current is not None:
+            test._hypothesis_internal_use_settings = current
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With --profile-time: the harness's notes of this test phase, and the test's catalog parameters,
+    ride on the report (reports cross xdist workers). With --against: a failed case's report carries
+    what went wrong (the call, expected, got, the error in eps), read from the exception where it
+    was raised."""
+    outcome = yield
+    report = outcome.get_result()
+    if PROFILE:
+        params = {k: v for k, v in getattr(getattr(item, "callspec", None), "params", {}).items() if isinstance(v, str)}
+        report.user_properties = [*report.user_properties, ("timing", {"notes": timing.take(), "params": params})]
+    grades = dict(item.user_properties).get("grade")
+    if grades is None or report.outcome != "failed" or call.excinfo is None:
+        return
+    GRADE_FAILED_UNITS.update(grades["units"])
+    details = grader.describe_failure(call.excinfo.value)
+    details["minimal"] = getattr(item, "grade_minimal", True)
+    if grades["check"] == "bad input":
+        details["modes"] = grader.bad_input_modes(item.callspec.params)
+    if grades["check"] == "named":
+        details["detail"] = str(report.longrepr)[-3000:]
+    report.user_properties.append(("grade_failure", details))
 
 
 GPU_TWINS = []
@@ -186,7 +288,10 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session):
-    """On an xdist worker: hand this worker's agreement record and GPU-twin count to the controller."""
+    """On an xdist worker: hand this worker's agreement record, collected claims, GPU-twin count (and
+    with --profile-time its CPU time) to the controller.
+    With --against: the learner's functions taken out again; the exit status is the grade's (1 if
+    an attempted function fails, else 0, also when nothing was attempted yet)."""
     if PROFILE:  # the xdist controller's workers are its children: their CPU time comes from themselves
         end = timing.cpu_seconds(children=not session.config.pluginmanager.hasplugin("dsession"))
         cpu = dict(startup=CPU["startup"], collection=CPU.get("collected", end) - CPU["startup"], total=end)
@@ -194,6 +299,12 @@ def pytest_sessionfinish(session):
             session.config.workeroutput["cpu"] = json.dumps(cpu)
         else:
             PROFILE[0].add_process(cpu)
+    restore = getattr(session.config, "grade_restore", None)
+    if restore is not None:
+        restore()
+    grade = getattr(session.config, "grade", None)
+    if grade is not None and not hasattr(session.config, "workerinput"):
+        session.exitstatus = grader.exit_status(grade, session.exitstatus)
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["gpu_twins"] = max(GPU_TWINS, default=0)
         session.config.workeroutput["claims"] = json.dumps(CLAIMS_COLLECTED)
@@ -223,6 +334,12 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 def pytest_terminal_summary(terminalreporter, config):
     if hasattr(config, "workerinput"):
         return
+    grade = getattr(config, "grade", None)
+    if grade is not None:
+        directory = config.getoption("grade_dir") or os.path.join(str(config.rootpath), "build")
+        written = grader.write(grade, directory)
+        terminalreporter.section(f"grade of {config.getoption('against')} (also in {', '.join(written)})")
+        terminalreporter.write(grade.text())
     twins = max(GPU_TWINS, default=0)
     if twins:
         terminalreporter.write_line(f"GPU cases not collected: {twins:,}, one per CPU case with a device axis "

@@ -422,7 +422,7 @@ def check_rejects(concept, case, modes=None, device="cpu"):
                              f"matching {case.match!r}")
     if case.xla_match is not None and not case.xla_why:
         raise AssertionError(f"{head}: xla_match is set, so xla_why must say why XLA differs")
-    for mode in modes or MODES:
+    for mode in modes or getattr(concept, "modes", MODES):  # the grader's NumPy stand-ins: eager only
         pattern = case.xla_match if mode == "xla" and case.xla_match is not None else (case.tf_match or case.match)
         where = f"mode={mode}" + ("" if device == "cpu" else f", device={device}")
         repro = f"  reproduce: {call_text(name, case.args, case.kwargs)}   # {where}"

@@ -20,6 +20,7 @@ import tfimpl
 from tests import harness
 from tests.catalog import BY_NAME, CATALOG
 from tests.catalog.concept import Sample, call_text
+from tests.grader import public  # the contract's names: the grader matches a learner's functions by them
 
 SIDES = {side: {m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")}
          for side, pkg in (("reference", reference), ("tfimpl", tfimpl))}
@@ -55,20 +56,6 @@ TF_ONLY_MODULES = {
 }
 """module -> why tfimpl/ has it and reference/ has no twin (its numbers, if any, are checked
 against NumPy in its tests)."""
-
-
-def public(module):
-    """The module's own public names: not starting with _, defined there (a function or class whose
-    __module__ is the module, or a module-level value such as a dict); imported modules and
-    helpers imported from elsewhere (np, tf, in_float64, vjp) are not part of its API."""
-    names = set()
-    for name, value in vars(module).items():
-        if name.startswith("_") or inspect.ismodule(value):
-            continue
-        if callable(value) and getattr(value, "__module__", module.__name__) != module.__name__:
-            continue
-        names.add(name)
-    return names
 
 
 def pair(name):
