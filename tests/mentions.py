@@ -80,11 +80,28 @@ def _aliases(tree):
 _TARGET = re.compile(rf"^({'|'.join(SIDES)})\.([A-Za-z]\w*)\.([A-Za-z]\w*)$")
 
 
-def _direct_mentions(node, aliases):
+def _code_string(sub):
+    """The module a string constant holds when it is Python that imports tfref code (a child
+    process's program, run with ``python -c``), else None."""
+    if not (isinstance(sub, ast.Constant) and isinstance(sub.value, str) and "import " in sub.value
+            and any(side in sub.value for side in SIDES)):
+        return None
+    try:
+        return ast.parse(sub.value)
+    except SyntaxError:
+        return None
+
+
+def _direct_mentions(node, aliases, code_strings=False):
     """{(module, name): {sides}} for every reference.<module>.<name> / tfimpl.<module>.<name>
-    the source of ``node`` names (through any import alias)."""
+    the source of ``node`` names (through any import alias); with ``code_strings``, also those
+    named by the programs its string constants hold (with their own imports)."""
     found = {}
     for sub in ast.walk(node):
+        child = _code_string(sub) if code_strings else None
+        if child is not None:
+            for key, sides in _direct_mentions(child, _aliases(child)).items():
+                found.setdefault(key, set()).update(sides)
         if isinstance(sub, (ast.Name, ast.Attribute)):
             dotted = _dotted(sub)
             if not dotted:
@@ -110,9 +127,10 @@ def _claim(decorators, test):
     return None
 
 
-def named_facts(path, rel):
+def named_facts(path, rel, code_strings=False):
     """Every test in the file at ``path`` (shown as ``rel``) with the functions it mentions,
-    directly or through the module-level helpers (functions, classes, constants) it uses."""
+    directly or through the module-level helpers (functions, classes, constants) it uses; with
+    ``code_strings``, also through the child-process programs those hold as strings."""
     tree = ast.parse(Path(path).read_text())
     aliases = _aliases(tree)
     helpers, tests = {}, []
@@ -134,7 +152,7 @@ def named_facts(path, rel):
                         tests.append((t.id, ("machine", node.value.value.id), [], None))  # a stateful test
                     else:
                         helpers[t.id] = node
-    direct = {name: _direct_mentions(node, aliases) for name, node in helpers.items()}
+    direct = {name: _direct_mentions(node, aliases, code_strings) for name, node in helpers.items()}
 
     def used_helpers(node):
         seen, todo = set(), [node]
@@ -157,7 +175,7 @@ def named_facts(path, rel):
         else:
             text = sentence(name.split("::")[-1])
         fact = Fact(f"{rel}::{name}", text, first_paragraph(doc) if doc else "", _claim(decorators, f"{rel}::{name}"))
-        own = _direct_mentions(node, aliases)
+        own = _direct_mentions(node, aliases, code_strings)
         for key, sides in own.items():
             fact.mentions[key] = {"sides": set(sides), "via": set()}
         for helper in sorted(used_helpers(node)):

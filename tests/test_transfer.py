@@ -32,9 +32,9 @@ STEPS = 30
 BATCHES = [np.random.default_rng(k).permutation(24)[:8] for k in range(STEPS)]
 EPS = np.finfo(np.float64).eps
 
-FORMS = {"keras-fit": (T.train_head, "keras"), "tf1-saver-var-list": (T.train_head_v1, "v1"),
-         "tf-slim": (T.train_head_slim, "v1")}
-"""form -> (tfimpl trainer, which checkpoint it restores)"""
+FORMS = {"keras-fit": (T.train_head, "keras", R.train_head), "tf1-saver-var-list": (T.train_head_v1, "v1", R.train_head_v1),
+         "tf-slim": (T.train_head_slim, "v1", R.train_head_slim)}
+"""form -> (tfimpl trainer, which checkpoint it restores, the reference's twin: its judge)"""
 
 
 def same_bits(a, b):
@@ -47,7 +47,8 @@ def pretrained_as(tmp_path_factory):
     """activation -> the pretraining run with that hidden activation: the whole network (4-8-6-3)
     trained on the old task by TF1 gradient descent in a Session from seeded weights (100 steps for
     relu, whose run the claims below use; 40 for the others), then saved as pretraining leaves it: a
-    .keras file, a TF1 Saver checkpoint, and NumPy's .npz for the reference. Run once per activation."""
+    .keras file, a TF1 Saver checkpoint, and NumPy's .npz for the reference (its save_pretrained's, and
+    its save_pretrained_v1's for the TF1 forms' twins). Run once per activation."""
     @functools.cache
     def run(activation):
         folder = tmp_path_factory.mktemp(f"pretrained-{activation}")
@@ -58,7 +59,8 @@ def pretrained_as(tmp_path_factory):
         return SimpleNamespace(initial=initial, params=params, base=params[:-1], activation=activation,
                                keras=T.save_pretrained(folder / "pretrained", params, activation),
                                v1=T.save_pretrained_v1(folder / "pretrained", params, activation),
-                               numpy=R.save_pretrained(folder / "pretrained", params, activation))
+                               numpy=R.save_pretrained(folder / "pretrained", params, activation),
+                               numpy_v1=R.save_pretrained_v1(folder / "pretrained-v1", params, activation))
     return run
 
 
@@ -90,11 +92,13 @@ def trained(pretrained_as):
     def run(form, activation=ACTIVATION, batches="explicit", steps=STEPS, rate=None):
         pre = pretrained_as(activation)
         lr, chosen = learning_rate(pre.base, activation), (BATCHES if batches == "explicit" else None)
-        if form == "numpy":  # at ``rate`` when given: the rate a TF form keeps
-            return R.train_head(X, NEW_LABELS, pre.numpy, HEAD, lr if rate is None else rate, steps, chosen, activation)
+        if form.startswith("numpy:"):  # the reference's twin of a form, at ``rate`` when given: the rate it keeps
+            _, kind, twin = FORMS[form[len("numpy:"):]]
+            checkpoint = pre.numpy if kind == "keras" else pre.numpy_v1
+            return twin(X, NEW_LABELS, checkpoint, HEAD, lr if rate is None else rate, steps, chosen, activation)
         if form == "tf-slim":
             pytest.importorskip("tf_slim", reason="the tf_slim form needs `pip install tf-slim`")
-        trainer, checkpoint = FORMS[form]
+        trainer, checkpoint, _ = FORMS[form]
         return trainer(X, NEW_LABELS, getattr(pre, checkpoint), HEAD, lr, steps, chosen, activation)
     return run
 
@@ -139,7 +143,8 @@ def check_head_training(trained, pretrained_as, form, activation, batches="expli
     largest share of a bound used."""
     pre = pretrained_as(activation)
     rate = rate_used(form, learning_rate(pre.base, activation), len(X) if batches is None else len(BATCHES[0]))
-    expected, actual = trained("numpy", activation, batches, steps, rate), trained(form, activation, batches, steps)
+    expected = trained(f"numpy:{form}", activation, batches, steps, rate)
+    actual = trained(form, activation, batches, steps)
     bounds = head_bounds(pre, expected, BATCHES if batches == "explicit" else None, steps, rate)
     for step, params in enumerate(actual, 1):
         for layer, (pair, saved) in enumerate(zip(params[:-1], pre.base), 1):
