@@ -181,17 +181,19 @@ def batch_order(batch, steps=STEPS):
 
 
 TRAINERS = {"numpy": R.train, "tf1-minimize-session": T.train_v1, "keras-sgd-apply-gradients": T.train}
+TWINS = {"train": R.train, "train_v1": R.train_v1}
+"""tfimpl trainer's name -> the reference's twin, the judge of its trajectory."""
 
 
 @functools.cache
-def reference_run(mode, activation, steps=STEPS):
-    """(the reference's trajectory, its per-step drift bounds) for a batch mode and activation, from
+def reference_run(mode, activation, steps=STEPS, twin="train"):
+    """(the trajectory of TWINS[twin], its per-step drift bounds) for a batch mode and activation, from
     init_params((3, 5, 3)). The bounds: tests/trajectory.py, each step's local error from the error
     models (forward pass, softmax cross-entropy gradient, backward pass, the step's product and
     subtraction, on both sides) carried by the product of the steps' Jacobians."""
     params, batches = init_params((3, 5, 3)), batch_order(BATCHES[mode], steps)
     rows = [slice(None) if batches is None else batches[k] for k in range(steps)]
-    expected = R.train(X, Y, params, LR, steps, batches, activation)
+    expected = TWINS[twin](X, Y, params, LR, steps, batches, activation)
 
     def gradient(q, k):
         return R.mlp_gradients(X[rows[k]], Y[rows[k]], q, activation)[1]
@@ -208,7 +210,7 @@ def reference_run(mode, activation, steps=STEPS):
 def check_training(trainer, mode, activation, steps=STEPS):
     """trainer's trajectory against the reference's, after every step, within the derived bounds;
     returns the largest share of a bound used."""
-    expected, bounds = reference_run(mode, activation, steps)
+    expected, bounds = reference_run(mode, activation, steps, trainer.__name__ if trainer.__name__ in TWINS else "train")
     actual = trainer(X, Y, init_params((3, 5, 3)), LR, steps, batch_order(BATCHES[mode], steps), activation)
     used = trajectory.assert_drift_within(actual, expected, bounds, f"{trainer.__module__}.{trainer.__name__}, "
                                                                    f"{mode}, {activation}")
@@ -348,10 +350,10 @@ def test_least_squares_forms_take_the_reference_steps():
         w = w - lr * ls_loss_grad(w)[1]
         expected.append(w)
     np.testing.assert_allclose(R.least_squares(A_LS, B_LS, lr, 200), expected, rtol=1e-12, atol=1e-14)
-    reference = R.least_squares(A_LS, B_LS, lr, 200)
-    bounds = least_squares_bounds(lr, reference)
-    for form in (T.least_squares, T.least_squares_v1):
-        trajectory.assert_drift_within(form(A_LS, B_LS, lr, 200), reference, bounds, form.__name__)
+    for form, twin in ((T.least_squares, R.least_squares), (T.least_squares_v1, R.least_squares_v1)):
+        reference = twin(A_LS, B_LS, lr, 200)
+        trajectory.assert_drift_within(form(A_LS, B_LS, lr, 200), reference, least_squares_bounds(lr, reference),
+                                       form.__name__)
 
 
 def least_squares_bounds(lr, reference):

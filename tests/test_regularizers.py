@@ -21,14 +21,15 @@ EPS = EPS_OF["float64"]
 def test_keras_l1_and_l2_objects_agree_with_the_pair(seed, scale):
     """Keras rounds the factor to float32 (ops.cast of a float32 tensor), hence rtol 1e-7."""
     w = np.random.default_rng(seed).standard_normal((3, 4))
-    for keras_reg, ref, impl, name in ((keras.regularizers.L1, R.l1, T.l1, "l1_keras"),
-                                       (keras.regularizers.L2, R.l2, T.l2, "l2_keras")):
+    for keras_reg, ref, impl, ref_keras, impl_keras in (
+            (keras.regularizers.L1, R.l1, T.l1, R.l1_keras, T.l1_keras),
+            (keras.regularizers.L2, R.l2, T.l2, R.l2_keras, T.l2_keras)):
         k = float(keras_reg(scale)(tf.constant(w)))
         assert k == pytest.approx(float(ref(w, scale)), rel=1e-7, abs=1e-300), (keras_reg, w, scale)
         assert float(impl(w, scale)) == pytest.approx(float(ref(w, scale)), rel=1e-14, abs=1e-300)
         # the Keras forms are the objects; their references round the factor to float32 as Keras does
-        assert float(getattr(T, name)(w, scale)) == k
-        assert k == pytest.approx(float(getattr(R, name)(w, scale)), rel=1e-14, abs=1e-300)
+        assert float(impl_keras(w, scale)) == k
+        assert float(impl_keras(w, scale)) == pytest.approx(float(ref_keras(w, scale)), rel=1e-14, abs=1e-300)
 
 
 @pytest.mark.claim("ch4.4.2", "tf.contrib.layers.l2_regularizer(scale)(w) is scale * sum(w^2) / 2, TensorFlow halving "

@@ -94,12 +94,14 @@ def test_book_two_step_rnn_gives_states_0537_0462_then_0860_0884_and_outputs_156
     ref_states, ref_last = R.simple_rnn(BOOK_X, BOOK_KERNEL, BOOK_RECURRENT, BOOK_BIAS)
     keras_states, _ = numpy_of(T.simple_rnn(BOOK_X, BOOK_KERNEL, BOOK_RECURRENT, BOOK_BIAS))
     scan_states, _ = numpy_of(T.simple_rnn_scan(BOOK_X, BOOK_KERNEL, BOOK_RECURRENT, BOOK_BIAS))
+    ref_scan_states, _ = R.simple_rnn_scan(BOOK_X, BOOK_KERNEL, BOOK_RECURRENT, BOOK_BIAS)
     readout = keras.layers.Dense(1, dtype="float64")
     readout.build((None, 2))
     readout.set_weights([BOOK_W_OUT, BOOK_B_OUT])
     keras_outputs = readout(keras_states).numpy()[0, :, 0]
     # two steps of 3-term float64 dot products and a tanh (<= 1 ulp in libm and Eigen): a few ulps
-    for name, s in [("reference", ref_states[0]), ("keras SimpleRNN", keras_states[0]), ("tf.scan", scan_states[0])]:
+    for name, s in [("reference", ref_states[0]), ("reference's scan form", ref_scan_states[0]),
+                    ("keras SimpleRNN", keras_states[0]), ("tf.scan", scan_states[0])]:
         np.testing.assert_allclose(s, states, rtol=8 * EPS64, err_msg=f"{name} states vs the book's loop")
     np.testing.assert_array_equal(ref_last, ref_states[:, -1])
     np.testing.assert_allclose(ref_states[0] @ BOOK_W_OUT[:, 0] + BOOK_B_OUT, outputs, rtol=8 * EPS64)

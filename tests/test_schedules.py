@@ -107,9 +107,9 @@ def test_keras_sgd_with_a_schedule_counts_its_own_steps_like_global_step():
     """TF2: keras.optimizers.SGD(ExponentialDecay(...)) uses its iterations counter as the global step:
     the same rates, counts and w as the TF1 loop and the reference (float64 rate and decay_rate)."""
     args = (np.float64(0.1), 5, np.float64(0.9), 30)
-    expected = R.decayed_gradient_descent(*args)
-    for form in (T.decayed_gradient_descent, T.decayed_gradient_descent_v1):
-        for name, got, want in zip(("rate", "count", "w"), form(*args), expected):
+    for form, twin in ((T.decayed_gradient_descent, R.decayed_gradient_descent),
+                       (T.decayed_gradient_descent_v1, R.decayed_gradient_descent_v1)):
+        for name, got, want in zip(("rate", "count", "w"), form(*args), twin(*args)):
             np.testing.assert_allclose(got, want, rtol=1e-13, err_msg=f"{form.__name__}: {name}")
 
 
