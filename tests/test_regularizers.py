@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 import reference.nn as RN
 import reference.regularizers as R
 import tfimpl.regularizers as T
+from tests import harness
 from tests.catalog import error_models
 from tests.precision import EPS as EPS_OF
+from tests.precision import np_dtype
 
 EPS = EPS_OF["float64"]
 
@@ -185,3 +187,31 @@ def test_the_tf1_contrib_forms_are_the_references(seed, scale):
         got, want = float(tf_form(w, scale)), float(ref_form(w, scale))
         bound = 2 * EPS * (0.5 * (k - 1) + 0.5 * (ref_form is R.l2_v1) * k + 0.5) * scale * terms.sum()
         assert abs(got - want) <= bound, (tf_form.__name__, scale, got, want, bound)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_keras_l1_object_agrees_with_the_reference_at_non_default_scales(dtype):
+    """tfimpl's keras.regularizers.L1(scale)(w) against reference.l1_keras (float32(scale) * sum |w|)
+    on the same w rounded to the dtype, at scales other than Keras's default 0.01, per sample within
+    an error model: |w| is exact, float32(scale) cast to the dtype is exact in float32 and float64
+    (charged 0.5 eps |result| in float16 / bfloat16, where it rounds), the tree sum of n terms
+    (error_models.sum_error: float16 / bfloat16 accumulate in float32 and round once), the product
+    0.5 eps; in float64 the reference rounds as often (x2). Sharp: the planted scale that is not
+    rounded to float32 (reference.l1, the exact scale) misses by |scale - float32(scale)| / scale
+    (up to 3e-8 relative), far outside the float64 bound. Measured: at most 0.61 (float16), 0.44 (bfloat16),
+    0.25 (float32), 0.14 (float64) of the bound."""
+    rng = np.random.default_rng(23)
+    dt = np_dtype(dtype)
+    for scale in (0.1, 3e-4, 2.5, 1.0 / 3.0):
+        for shape in ((1,), (7, 5), (64, 33)):
+            w = rng.standard_normal(shape).astype(dt)
+            w64 = w.astype(np.float64)
+            expected = float(R.l1_keras(w64, scale))
+            got = float(tf.cast(T.l1_keras(w, scale), tf.float64))
+            scale_rounds = 0.5 if dtype in ("float16", "bfloat16") else 0.0
+            model = abs(expected) * (error_models.sum_error(dtype, w.size) + 0.5 + scale_rounds)
+            bound = model * EPS_OF[dtype] * (2 if dtype == "float64" else 1)
+            harness.assert_within(got, expected, bound, f"l1_keras({dtype} {shape}, scale={scale})")
+            if dtype == "float64" and np.float32(scale) != scale:
+                planted = float(R.l1(w64, scale))  # the plant: the scale kept exact, not rounded to float32
+                assert abs(got - planted) > bound, f"the exact-scale plant passes at scale {scale}"

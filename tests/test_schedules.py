@@ -8,6 +8,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import reference.schedules as R
 import tfimpl.schedules as T
+from tests import harness
+from tests.catalog import error_models
+from tests.precision import EPS as EPS_OF
 
 
 def F64(x):
@@ -180,3 +183,72 @@ class ScheduleMachine(RuleBasedStateMachine):
 
 TestScheduleMachine = ScheduleMachine.TestCase
 TestScheduleMachine.settings = settings(stateful_step_count=10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_v1_exponential_decay_in_a_session_agrees_with_the_reference(dtype):
+    """tfimpl's exponential_decay_v1 built in a TF1 graph over a step placeholder and run by a Session
+    (as the book runs it) against reference.exponential_decay, for staircase False and True, decay_steps
+    7, 37 and 250 (not the book's 100) and decay rates 0.5, 0.9 and 0.99 (not 0.96), steps 0 .. 2000
+    (0.5^(2000 / 7) is below tiny and flushes). The learning rate and the rate are the dtype's numbers
+    on both sides (a float64 tensor for the rate: a Python float would be rounded to float32 first).
+
+    Bound per step: error_models.schedule_error (the catalog's exponential_decay model: p's rounding
+    carried by pow, 0.5 |p ln rate|; pow's ulp; the product; Eigen's vectorised float64 pow; a flushed
+    power) plus, without a staircase, 0.5 |p ln rate| more: in a graph, grappler's constant folding
+    turns step / decay_steps into step * (1 / decay_steps), two roundings of p instead of one (measured
+    here: 499 / 7 comes out one float32 ulp off, 38 eps on the result at rate 0.5, 1.45x the catalog's
+    model; eagerly the division is correctly rounded). With these decay_steps no multiple of
+    decay_steps lands below its integer (see the next test), so the staircase's floor is exact. In
+    float64, + 1 eps |result|: the reference's pow and product round as often. Measured, where the power does not
+    flush (a flushed power costs its whole value, which the bound charges exactly): at most 0.75
+    (float32) and 0.57 (float64) of the bound. Sharp: the planted step off by one (step + 1) and the
+    staircase flag ignored each fail it."""
+    dt = np.dtype(dtype)
+    steps = np.array([0, 1, 6, 7, 8, 36, 37, 38, 249, 250, 251, 499, 500, 1000, 1749, 1750, 2000], np.int64)
+    for lr, decay_steps, rate in ((0.25, 7, 0.5), (1e-3, 37, 0.9), (0.1, 250, 0.99)):
+        lr_d, rate_d = dt.type(lr), dt.type(rate)
+        for staircase in (False, True):
+            graph = tf.Graph()
+            with graph.as_default():
+                step = tf.compat.v1.placeholder(tf.int64, [None])
+                out = T.exponential_decay_v1(tf.constant(lr_d), step, decay_steps, tf.constant(rate_d), staircase)
+            with tf.compat.v1.Session(graph=graph) as sess:
+                got = sess.run(out, {step: steps})
+            assert got.dtype == dt
+            args = (np.float64(lr_d), steps, decay_steps, np.float64(rate_d))
+            expected = R.exponential_decay(*args, staircase=staircase)
+            model = error_models.schedule_error(dtype, *args, staircase=staircase)
+            if not staircase:
+                model = model + 0.5 * np.abs(expected * steps / decay_steps * np.log(args[3]))
+            if dtype == "float64":
+                model = model + np.abs(expected)
+            bound = model * EPS_OF[dtype]
+            what = f"exponential_decay_v1({lr}, steps, {decay_steps}, {rate}, staircase={staircase}) [{dtype}]"
+            harness.assert_within(got, expected, bound, what)
+            for name, wrong in (("step off by one", R.exponential_decay(*args[:1], steps + 1, *args[2:],
+                                                                         staircase=staircase)),
+                                ("staircase ignored", R.exponential_decay(*args, staircase=not staircase))):
+                assert np.any(np.abs(got - wrong) > bound), f"{what}: the planted {name} passes"
+
+
+def test_a_float32_graph_staircase_drops_one_step_late_where_the_reciprocal_rounds_down():
+    """exponential_decay_v1(1.0, step, 41, 0.5, staircase=True) in float32: the reference and eager
+    Keras drop to 0.5 at step 41 and 0.25 at 82; the same schedule run by a Session gives 1.0 at 41 and
+    0.5 at 82, because float32(41) * float32(1 / 41) = 0.99999994 floors to 0 (grappler's
+    ReduceDivToReciprocalMul; with constant folding off the graph divides and agrees). float64 keeps it.
+    The book's claim that the staircase drops at every multiple of decay_steps holds eagerly only."""
+    steps = np.array([40, 41, 42, 82, 83], np.int64)
+    assert np.float32(41) * (np.float32(1) / np.float32(41)) < 1
+    expected = R.exponential_decay(np.float64(1.0), steps, 41, np.float64(0.5), staircase=True)
+    np.testing.assert_array_equal(expected, [1.0, 0.5, 0.5, 0.25, 0.25])
+    eager = T.exponential_decay(tf.constant(np.float32(1.0)), tf.constant(steps), 41, tf.constant(np.float32(0.5)),
+                                staircase=True)
+    np.testing.assert_array_equal(eager.numpy(), expected)
+    for dtype, want in ((tf.float32, [1.0, 1.0, 0.5, 0.5, 0.25]), (tf.float64, expected)):
+        graph = tf.Graph()
+        with graph.as_default():
+            step = tf.compat.v1.placeholder(tf.int64, [None])
+            out = T.exponential_decay_v1(tf.constant(1.0, dtype), step, 41, tf.constant(0.5, dtype), staircase=True)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            np.testing.assert_array_equal(sess.run(out, {step: steps}), want, err_msg=str(dtype))
