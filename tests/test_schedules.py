@@ -217,7 +217,7 @@ def test_v1_exponential_decay_in_a_session_agrees_with_the_reference(dtype):
                 got = sess.run(out, {step: steps})
             assert got.dtype == dt
             args = (np.float64(lr_d), steps, decay_steps, np.float64(rate_d))
-            expected = R.exponential_decay(*args, staircase=staircase)
+            expected = R.exponential_decay_v1(*args, staircase=staircase)  # the twin judges the TF1 form
             model = error_models.schedule_error(dtype, *args, staircase=staircase)
             if not staircase:
                 model = model + 0.5 * np.abs(expected * steps / decay_steps * np.log(args[3]))
