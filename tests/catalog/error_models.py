@@ -367,9 +367,12 @@ def sparse_xent_vjp_error(dtype, labels, logits, dy):
 
 def schedule_error(dtype, learning_rate, global_step, decay_steps, decay_rate, staircase=False):
     """lr * pow(rate, p), all in the learning rate's dtype (Keras's ExponentialDecay): p = step /
-    decay_steps rounds (0.5 eps relative), which pow turns into 0.5 |p ln rate| eps of the result;
-    a staircase floors p back to the exact integer (the samples never round across one), so that
-    term is 0 there. pow (1 ulp) and the product (0.5) add their own.
+    decay_steps rounds (0.5 eps relative) eagerly, and twice in a graph (tf.function, a Session),
+    where Grappler rewrites a division by a constant as a product with its rounded reciprocal (1 eps);
+    pow turns that into |p ln rate| eps of the result, charged in every mode; a staircase floors p
+    back to the exact integer (the samples never round across one: test_schedules.py pins the
+    decay_steps where the graph's product does), so that term is 0 there. pow (1 ulp) and the
+    product (0.5) add their own.
 
     float64: TF's CPU kernel (eager, tf.function, Session) runs Eigen's vectorised pow, which
     computes exp(p ln rate) with p ln rate rounded to double: another 0.5 |p ln rate| eps, whatever
@@ -385,7 +388,7 @@ def schedule_error(dtype, learning_rate, global_step, decay_steps, decay_rate, s
         power = decay_rate ** shown
         ref = learning_rate * power
         exponent = np.where(decay_rate > 0, np.abs(shown * np.log(decay_rate)), 0.0)
-        p_term = 0.0 if staircase else np.where(decay_rate > 0, 0.5 * np.abs(p * np.log(decay_rate)), 0.0)
+        p_term = 0.0 if staircase else np.where(decay_rate > 0, np.abs(p * np.log(decay_rate)), 0.0)
     vectorised_pow = 0.5 * exponent if dtype == "float64" else 0.0
     return np.abs(ref) * (p_term + vectorised_pow + 1.0 + 0.5) + np.abs(learning_rate) * flushed(dtype, power)
 
