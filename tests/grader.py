@@ -44,7 +44,6 @@ import importlib
 import importlib.util
 import inspect
 import json
-import pkgutil
 import re
 import signal
 import sys
@@ -56,9 +55,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-import reference
-import tfimpl
 from tests import harness, mentions
+from tests.contract import MODULES, SIDES
 from tests import hints as hint_table
 from tests.catalog import BY_NAME, CATALOG
 from tests.catalog.concept import MODES, call_text
@@ -116,17 +114,8 @@ def public(module):
     return names
 
 
-def _modules(package):
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
-
-
-MODULES = sorted(set(_modules(tfimpl)) | set(_modules(reference)))
-"""Every module name of the pairs (graph and devices are TensorFlow only)."""
-
-
 def _side(side, module):
-    package = {"tfimpl": tfimpl, "reference": reference}[side]
-    return importlib.import_module(f"{side}.{module}") if module in _modules(package) else None
+    return importlib.import_module(f"{side}.{module}") if module in SIDES[side] else None
 
 
 @functools.lru_cache(maxsize=None)

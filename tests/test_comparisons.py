@@ -10,6 +10,7 @@ listed with their reason (NOT_COMPARED); test_api.py's one-sided names and TF-on
 twin to compare with (test_api.py says why for each).
 Source only: nothing is run, about 1 s."""
 import ast
+import functools
 import importlib
 import inspect
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from tests import mentions
 from tests.catalog import CATALOG
 from tests.contract import MODULES, ONE_SIDED, SIDES, TF_ONLY_MODULES
-from tests.grader import public
+from tests.grader import contract, public
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER = {"reference": "tfimpl", "tfimpl": "reference"}
@@ -29,10 +30,11 @@ NOT_COMPARED = {}
 
 
 def functions(side, module):
-    mod = importlib.import_module(f"{side}.{module}")
-    return sorted(n for n in public(mod) if callable(getattr(mod, n)) and not isinstance(getattr(mod, n), type))
+    """The module's public functions on one side (the grader's contract: no classes or tables)."""
+    return sorted(name for name, sides in contract(module).items() if sides[side] is not None)
 
 
+@functools.cache
 def catalog_functions():
     """(side, module, name) of every function a catalog Concept holds. A wrapper of the catalog's own
     (mlp_forward's flat-argument form, convert_image_dtype's round trip) stands for the functions it
@@ -53,6 +55,7 @@ def catalog_functions():
     return out
 
 
+@functools.cache
 def compared_by_named_tests(files):
     """(side, module, name) -> the named tests that name it and a function of the other side's
     module of the same name. ``files``: (path, shown as) pairs."""
@@ -68,7 +71,7 @@ def compared_by_named_tests(files):
 
 
 def named_test_files():
-    return [(p, p.relative_to(ROOT).as_posix()) for p in sorted((ROOT / "tests").glob("test_*.py"))]
+    return tuple((p, p.relative_to(ROOT).as_posix()) for p in sorted((ROOT / "tests").glob("test_*.py")))
 
 
 def uncompared(files):
@@ -119,6 +122,6 @@ def test_a_test_taken_away_leaves_its_function_uncompared(tmp_path, file, test, 
     assert len(tree.body) < len(ast.parse(source).body), f"{test} not found in {file}"
     copy = tmp_path / file
     copy.write_text(ast.unparse(tree))
-    files = [(copy, f"tests/{file}") if rel == f"tests/{file}" else (p, rel) for p, rel in named_test_files()]
+    files = tuple((copy, f"tests/{file}") if rel == f"tests/{file}" else (p, rel) for p, rel in named_test_files())
     assert name in uncompared(files)
     assert name not in uncompared(named_test_files())
