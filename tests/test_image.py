@@ -776,21 +776,27 @@ def abs_jacobian_per_pixel(op, x, h=1e-5):
     return out
 
 
+def distort_steps(brightness, saturation, hue, contrast):
+    """distort_color's four steps on the reference, by letter: b(rightness), s(aturation), h(ue), c(ontrast)."""
+    return {"b": lambda x: R.adjust_brightness(x, brightness), "s": lambda x: R.adjust_saturation(x, saturation),
+            "h": lambda x: R.adjust_hue(x, hue), "c": lambda x: R.adjust_contrast(x, contrast)}
+
+
 def distort_color_bound(image, ordering, brightness, saturation, hue, contrast):
     """The float32 error bound of distort_color per element, in eps: each step's own rounding (the
     catalog's brightness_error and contrast_error; HUE_ROUNDINGS and SATURATION_ROUNDINGS u v above),
     taken at the reference's input of that step, carried through the later steps by their Jacobians at
     the reference's points (the HSV steps' per pixel by differences; contrast's f e + (1 - f) mean(e),
     a channel's mean moving every pixel of it), then the clip (slope 0 or 1)."""
-    steps = {"b": (lambda x: R.adjust_brightness(x, brightness), lambda x: CI.brightness_error("float32", x, brightness)),
-             "s": (lambda x: R.adjust_saturation(x, saturation),
-                   lambda x: SATURATION_ROUNDINGS / 2 * x.max(axis=-1, keepdims=True) + 0 * x),
-             "h": (lambda x: R.adjust_hue(x, hue), lambda x: HUE_ROUNDINGS / 2 * x.max(axis=-1, keepdims=True) + 0 * x),
-             "c": (lambda x: R.adjust_contrast(x, contrast), lambda x: CI.contrast_error("float32", x, contrast))}
+    step = distort_steps(brightness, saturation, hue, contrast)
+    error = {"b": lambda x: CI.brightness_error("float32", x, brightness),
+             "s": lambda x: np.broadcast_to(SATURATION_ROUNDINGS / 2 * x.max(axis=-1, keepdims=True), x.shape),
+             "h": lambda x: np.broadcast_to(HUE_ROUNDINGS / 2 * x.max(axis=-1, keepdims=True), x.shape),
+             "c": lambda x: CI.contrast_error("float32", x, contrast)}
     order = ("bshc", "sbch")[ordering]
     points = [image]
     for s in order:
-        points.append(steps[s][0](points[-1]))
+        points.append(step[s](points[-1]))
     carry = [None] * len(order)  # what an error before step j becomes after it
     for j, s in enumerate(order):
         if s == "b":
@@ -798,11 +804,11 @@ def distort_color_bound(image, ordering, brightness, saturation, hue, contrast):
         elif s == "c":
             carry[j] = lambda e: abs(contrast) * e + abs(1 - contrast) * e.mean(axis=(-3, -2), keepdims=True)
         else:
-            jac = abs_jacobian_per_pixel(steps[s][0], points[j])
+            jac = abs_jacobian_per_pixel(step[s], points[j])
             carry[j] = lambda e, jac=jac: np.einsum("...ik,...k->...i", jac, e)
     total = np.zeros_like(image)
     for j, s in enumerate(order):
-        e = steps[s][1](points[j])
+        e = error[s](points[j])
         for later in range(j + 1, len(order)):
             e = carry[later](e)
         total = total + e
@@ -831,10 +837,9 @@ def test_distort_color_takes_the_reference_steps_within_the_carried_roundings(or
     what = f"distort_color(image, {ordering}, {brightness:.4g}, {saturation}, {hue}, {contrast})"
     assert_within(got, want, bound, what)
     other = R.distort_color(img.astype(np.float64), 1 - ordering, *args[1:])
-    unclipped = img.astype(np.float64)
+    unclipped, step = img.astype(np.float64), distort_steps(brightness, saturation, hue, contrast)
     for s in ("bshc", "sbch")[ordering]:
-        unclipped = {"b": lambda x: R.adjust_brightness(x, brightness), "s": lambda x: R.adjust_saturation(x, saturation),
-                     "h": lambda x: R.adjust_hue(x, hue), "c": lambda x: R.adjust_contrast(x, contrast)}[s](unclipped)
+        unclipped = step[s](unclipped)
     hue_off = R.distort_color(img.astype(np.float64), ordering, brightness, saturation, hue + 1e-3, contrast)
     planted = [("the other ordering", other), ("a hue 1e-3 of a turn off", hue_off)]
     planted += [("no clip", unclipped)] * bool(np.any(unclipped != want))
