@@ -88,6 +88,7 @@ def test_softmax_is_shift_invariant(dtype, x, c):
                       f"tf softmax vs the float64 reference, dtype {dtype}, logits={logits64.tolist()}")
 
 
+@pytest.mark.planted
 def test_a_shift_invariant_but_wrong_softmax_fails_the_shift_invariance_claim(monkeypatch):
     """A softmax at temperature 1.01 is shift invariant and sums to 1, so a check of TF against TF
     would pass it; the shift-invariance test goes through the reference, and fails it."""

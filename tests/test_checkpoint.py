@@ -278,6 +278,7 @@ def test_the_averages_checkpointed_after_every_step_are_the_reference_shadows(tm
     check_averaged_checkpoints(tmp_path, AVERAGED, decay)
 
 
+@pytest.mark.planted
 def test_averages_updated_once_after_the_loop_fail_the_per_step_check(tmp_path, monkeypatch):
     """Planted (the issue's): save_averages_v1 assigns every value, then maintains the averages once
     after the loop instead of once per step: the shadow is d s_0 + (1 - d) v_last, which is right

@@ -106,6 +106,7 @@ def test_the_not_compared_list_holds_only_names_that_exist_and_no_test_compares(
         assert why, key
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("file,test,name", [
     ("test_image.py", "test_distort_color_takes_the_reference_steps_within_the_carried_roundings",
      "tfimpl.image.distort_color"),

@@ -288,6 +288,7 @@ def test_input_pipeline_every_form_batches_each_epoch_of_the_data(n, batch_size,
             assert_same_elements(runs[name], runs["reference"], f"{name} vs reference, buffer_size 1")
 
 
+@pytest.mark.planted
 def test_planted_pipeline_parameter_bugs_fail_the_every_form_test(monkeypatch):
     """tfimpl's input_pipeline repeating before it batches, and its TF1 form dropping the seed: the
     every-form test fails on an ordinary case (ten images, batches of 4, buffer 3, two epochs, seed 7)."""
@@ -538,6 +539,7 @@ class FrontFavouring:
         return 0 if self.rng.random() < 1 / 19 else self.rng.integers(m)
 
 
+@pytest.mark.planted
 def test_planted_a_shuffle_that_favours_the_front_of_its_buffer_fails_the_law_test(monkeypatch):
     default_rng = np.random.default_rng
     generators = Planted(np.random, default_rng=lambda *seed: FrontFavouring(default_rng(*seed)))
@@ -616,6 +618,7 @@ def planted_input_pipeline(bug):
     return input_pipeline
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("bug, message", [("shuffle-after-batch", "a first output beyond the first 4"),
                                           ("no-reshuffle", "an epoch's first output repeats the epoch before's")])
 def test_planted_pipeline_shuffles_fail_the_law_test(monkeypatch, no_global_seed, bug, message):

@@ -2,6 +2,7 @@
 #anchor to a heading; every docs page is one click from the README; the README's chapter table
 names the modules of tests/chapters.py in the same order; the Quick start holds the two commands
 .ci/run runs. No TensorFlow: these read files."""
+import ast
 import re
 import subprocess
 from pathlib import Path
@@ -134,3 +135,21 @@ def test_the_quick_start_block_holds_the_two_commands_ci_runs():
     found = subprocess.run(["awk", program.group(1), "README.md"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.splitlines()
     assert found == ['pip install -e ".[test]"', "pytest"]
+
+
+def planted_tests():
+    """The test functions marked @pytest.mark.planted, read from the test files' source."""
+    found = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")) + sorted((ROOT / "bench").glob("bench_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and any(
+                    ast.unparse(d).startswith("pytest.mark.planted") for d in node.decorator_list):
+                found.append(f"{path.relative_to(ROOT)}::{node.name}")
+    return found
+
+
+def test_the_readme_counts_the_planted_bug_tests():
+    """The README's "N tests plant a bug" is the number of test functions marked planted."""
+    m = re.search(r"(\d+) tests plant a bug", (ROOT / "README.md").read_text())
+    assert m, 'the README no longer says how many tests plant a bug ("N tests plant a bug")'
+    assert int(m.group(1)) == len(planted_tests()), f"README: {m.group(1)}; marked: {len(planted_tests())}"

@@ -130,6 +130,7 @@ PLANTED = {
 """tests/learners/mistakes: function -> the hint its planted mistake must earn."""
 
 
+@pytest.mark.planted
 @graded_by("mistakes")
 def test_each_planted_mistake_fails_its_function_with_the_hint_that_names_it(graded):
     """One run over the planted TensorFlow mistakes, float32, eagerly and in a TF1 Session (the

@@ -38,6 +38,7 @@ def test_a_correct_function_passes_every_check_it_is_planted_into():
         harness.check_values(SOFTMAX, edge(SOFTMAX, "empty-batch"), "float32", mode)
 
 
+@pytest.mark.planted
 def test_an_error_of_1e_minus_4_relative_in_float32_fails():
     bug = planted(lambda logits, axis=-1: tf.nn.softmax(logits, axis=axis) * (1 + 1e-4))
     for mode in MODES:
@@ -45,6 +46,7 @@ def test_an_error_of_1e_minus_4_relative_in_float32_fails():
             harness.check_values(bug, X, "float32", mode)
 
 
+@pytest.mark.planted
 def test_a_right_value_with_a_wrong_gradient_fails():
     @tf.custom_gradient
     def softmax_with_bad_grad(logits):
@@ -61,6 +63,7 @@ def test_a_right_value_with_a_wrong_gradient_fails():
         harness.check_finite_differences(bug, "tf", X, dy, [[np.random.default_rng(2).uniform(-1, 1, (4, 5))]])
 
 
+@pytest.mark.planted
 def test_a_bug_only_inside_tf_function_fails_in_every_compiled_mode():
     def softmax(logits, axis=-1):
         y = tf.nn.softmax(logits, axis=axis)
@@ -73,6 +76,7 @@ def test_a_bug_only_inside_tf_function_fails_in_every_compiled_mode():
             harness.check_values(bug, X, "float32", mode)
 
 
+@pytest.mark.planted
 def test_nan_turned_into_zero_fails():
     def softmax(logits, axis=-1):
         y = tf.nn.softmax(logits, axis=axis)
@@ -114,6 +118,7 @@ def book_line_mse(y_true, y_pred):
     return tf.reduce_mean(tf.square(y_true - y_pred))
 
 
+@pytest.mark.planted
 def test_a_tf_function_that_broadcasts_n_against_n_by_1_fails_the_bad_input_check():
     """(4,) against (4, 1) broadcasts to a (4, 4) mean, 2.5, in every mode; the reference raises.
     The check must call TF's answer a failure in each mode, the real function (control) passing."""
@@ -124,6 +129,7 @@ def test_a_tf_function_that_broadcasts_n_against_n_by_1_fails_the_bad_input_chec
             harness.check_rejects(MSE.replace(tf=book_line_mse), case, modes=(mode,))
 
 
+@pytest.mark.planted
 def test_a_rejection_for_another_reason_fails_the_bad_input_check():
     """Raising is not enough: the book line rejects (4, 3) against (4, 5) too, but with TF's
     'Incompatible shapes', not the reference's message naming y_true and y_pred. (Under XLA
@@ -142,6 +148,7 @@ def hard_sigmoid(z):
     return tf.clip_by_value(0.2 * z + 0.5, 0.0, 1.0)  # Keras 2's hard_sigmoid
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
 @pytest.mark.parametrize("activation,hard", [("sigmoid", hard_sigmoid), ("tanh", lambda z: tf.clip_by_value(z, -1, 1))],
                          ids=["hard-sigmoid", "hard-tanh"])
@@ -158,6 +165,7 @@ def test_a_dense_layer_with_a_hard_activation_fails_in_every_dtype(dtype, activa
             harness.check_values(bug, sample, dtype, mode)
 
 
+@pytest.mark.planted
 def test_tiny_probabilities_clipped_to_1e_minus_7_fail():
     """Half of all sampled probabilities lie below 1e-7; with an absolute floor of 1 they were never
     compared. Softmax's tolerance is now relative per element."""
@@ -169,6 +177,7 @@ def test_tiny_probabilities_clipped_to_1e_minus_7_fail():
             harness.check_values(bug, sample, "float32", mode)
 
 
+@pytest.mark.planted
 def test_a_schedule_that_ignores_staircase_fails_in_bfloat16():
     """Step 9 of 10 without the floor is rate^0.9 instead of rate^0: 3.6 % off, 4.7 bfloat16 eps, under
     the old flat 16 eps. The derived budget knows a staircase's exponent is exact."""
@@ -181,6 +190,7 @@ def test_a_schedule_that_ignores_staircase_fails_in_bfloat16():
             harness.check_values(bug, sample, "bfloat16", mode)
 
 
+@pytest.mark.planted
 def test_a_float64_moving_average_done_in_float32_fails():
     """The float64 tolerance knows the exact error of TF's float32 1 - d (not a float32-sized budget),
     so an update computed wholly in float32 shows wherever that error does not already swamp it: with a decay float32 holds exactly (0.5, 0 and 1 are among the drawn decays), 1 - d is
@@ -199,6 +209,7 @@ def test_a_float64_moving_average_done_in_float32_fails():
             harness.check_values(bug, sample, "float64", mode)
 
 
+@pytest.mark.planted
 def test_tanh_from_sigmoid_fails_on_small_inputs():
     """tanh(x) = 2 sigmoid(2x) - 1 is exact maths and 470 eps off at x = 1e-3 in float32 (the subtraction
     cancels). The small-magnitude edge, whose values are not snapped to 0, catches it."""
@@ -211,6 +222,7 @@ def test_tanh_from_sigmoid_fails_on_small_inputs():
             harness.check_values(bug, sample, "float32", mode)
 
 
+@pytest.mark.planted
 def test_a_strategy_that_draws_only_trivial_inputs_fails_the_region_check():
     """The example budget went to empty and one-element inputs. Every concept's strategy must reach
     each region (test_catalog_strategies_reach_every_region); a strategy that cannot is caught."""
@@ -258,6 +270,7 @@ def test_catalog_strategies_reach_every_region(concept):
     check_reaches(c.strategy(), expected_regions(c), concept)
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("dtype,off", [("float16", 0.02), ("bfloat16", 0.30), ("float32", 0.02)])
 def test_a_wrong_hidden_layer_gradient_fails_in_low_precision_too(dtype, off):
     """mlp_forward's catalog vjp checks every layer's gradient, not only the final loss's: a hidden

@@ -742,6 +742,7 @@ def hsv_sample():
     return img
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("delta", [-0.5, -0.2, 0.1, 1 / 3, 0.5])
 def test_adjust_hue_takes_the_reference_rotation_within_its_float32_roundings(delta):
     img = hsv_sample()
@@ -753,6 +754,7 @@ def test_adjust_hue_takes_the_reference_rotation_within_its_float32_roundings(de
         assert_within(got, R.adjust_hue(img.astype(np.float64), delta + 1e-4), bound, "planted hue")
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("factor", [0.0, 0.3, 1.0, 1.7, 4.0])
 def test_adjust_saturation_takes_the_reference_scaling_within_its_float32_roundings(factor):
     img = hsv_sample()
@@ -821,6 +823,7 @@ DISTORTIONS = [(0, 0.1, 1.3, 0.15, 0.7), (1, -0.12, 0.6, -0.18, 1.4), (0, 32 / 2
 the book's ranges (brightness 32/255, saturation and contrast [0.5, 1.5], hue 0.2)."""
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("ordering,brightness,saturation,hue,contrast", DISTORTIONS)
 def test_distort_color_takes_the_reference_steps_within_the_carried_roundings(ordering, brightness, saturation,
                                                                               hue, contrast):

@@ -133,6 +133,7 @@ def test_the_references_import_no_tensorflow():
     assert not leaks, "\n".join(leaks)
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("plant", ["up", "hidden", "cycle"])
 def test_the_checks_catch_a_planted_import(plant, monkeypatch):
     """Each rule fails on the import it forbids: tfimpl importing the harness, a test helper imported

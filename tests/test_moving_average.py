@@ -96,6 +96,7 @@ def test_every_shadow_of_both_forms_is_the_reference_shadow_within_the_derived_b
         check_shadows(form, case, dtype)
 
 
+@pytest.mark.planted
 def test_a_shadow_read_before_its_update_fails_the_per_step_check(monkeypatch):
     """Planted: the TF2 form reads each average before its apply instead of after (a lag of one
     update, the TF1 loop's two sess.run calls swapped). The check fails at the first update."""

@@ -276,6 +276,7 @@ def test_a_learning_rate_float32_cannot_hold_takes_the_rate_each_optimizer_keeps
             trajectory.assert_drift_within(actual, other, bounds, "the other rate")
 
 
+@pytest.mark.planted
 def test_a_trainer_whose_batches_none_skips_rows_fails_the_trajectory_check(monkeypatch):
     """Planted: T.train reads batches=None as the first half of the rows (only the explicit batches
     were ever compared). The batches=None check fails at the first step."""

@@ -543,6 +543,7 @@ def test_tf1_towers_follow_the_reference_towers_at_every_step(rows, replicas, ac
     check_tf1_towers(rows, replicas, activation, steps)
 
 
+@pytest.mark.planted
 def test_tf1_towers_that_ignore_the_activation_fail_the_per_step_check(monkeypatch):
     """Planted: the TF1 towers build every layer with relu whatever they are given. Every parallel
     test used relu; the sigmoid trajectory fails at its first step."""
@@ -585,6 +586,7 @@ def test_keras_fit_steps_follow_the_reference_keras_fit_step(mirrored, case):
     check_keras(mirrored, case)
 
 
+@pytest.mark.planted
 def test_a_reference_keras_fit_step_that_ignores_the_activation_fails_the_check(mirrored, monkeypatch):
     """Planted, on the reference side: keras_fit_step trains a relu network whatever it is given (no
     test called it). The tanh trajectory fails at its first step."""

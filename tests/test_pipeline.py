@@ -217,6 +217,7 @@ def test_a_damaged_shard_stops_both_pipelines_and_no_damaged_record_reaches_a_ba
         assert_within(x, reference, 64 * EPS32 * np.maximum(1.0, np.abs(reference)), f"images of ids {ids}")
 
 
+@pytest.mark.planted
 def test_planted_a_pipeline_that_ignores_errors_fails_the_damage_test(shards, tmp_path, monkeypatch):
     """TF's pipeline with .ignore_errors() after the reader (a common recipe for corrupt files): it
     ends each damaged shard at the damage without a word, and the damage test fails."""

@@ -168,6 +168,7 @@ def test_the_regularized_loss_with_every_activation_is_the_references(activation
     check_regularized_loss(activation)
 
 
+@pytest.mark.planted
 def test_a_regularized_loss_that_ignores_the_activation_fails_the_check(monkeypatch):
     """Planted: the TF1 form builds its hidden layers with relu whatever it is given (every test used relu)."""
     real = T.regularized_mse_v1

@@ -258,6 +258,7 @@ def test_every_writer_and_reader_pair_agrees_on_each_compression(tmp_path, compr
             assert isinstance(got, Exception), f"{reader} read {writer}'s {compression} file as {other}"
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("planted", ["reference v1", "tfimpl v1", "tfimpl writer"])
 def test_planted_a_dropped_compression_argument_fails_the_pairs_test(tmp_path, monkeypatch, planted):
     """read_records_v1 (either side) reading as if compression were None (tfimpl's: a TFRecordReader
@@ -585,6 +586,7 @@ def test_a_flipped_gzip_bit_never_yields_a_damaged_record_and_tf_may_read_the_fi
     assert isinstance(ref_read(path, "GZIP")[1], R.DataLossError)
 
 
+@pytest.mark.planted
 def test_planted_a_tf1_reader_that_swallows_data_loss_fails_the_damage_tests(tmp_path, monkeypatch):
     """The issue's bug: read_records_v1 catching DataLossError beside OutOfRangeError, so that it
     returns the records read before the damage. Planted by giving tfimpl.tfrecord a tf whose
@@ -599,6 +601,7 @@ def test_planted_a_tf1_reader_that_swallows_data_loss_fails_the_damage_tests(tmp
         test_every_flipped_byte_is_caught_by_both_readers_at_the_same_record_and_offset(tmp_path)
 
 
+@pytest.mark.planted
 def test_planted_a_reader_that_ignores_errors_fails_the_damage_tests(tmp_path, monkeypatch):
     """read_records reading tf.data.TFRecordDataset(...).ignore_errors(), which ends the dataset at the
     first damaged record without a word: the cut test fails."""
@@ -778,6 +781,7 @@ def widened_floats(decode):
     return planted
 
 
+@pytest.mark.planted
 @pytest.mark.parametrize("planted", ["ints-as-32-bit-varints", "one-byte-lengths", "v1-floats-widened"])
 def test_planted_encoding_bugs_fail_the_drawn_examples_and_the_pinned_one(tmp_path_factory, monkeypatch, planted):
     """The reference's encoder writing each varint mod 2^32 (every int beyond uint32 comes out wrong), or

@@ -211,6 +211,7 @@ def test_every_activation_restores_the_reference_bottleneck(activation, pretrain
     check_bottlenecks(pretrained_as(activation))
 
 
+@pytest.mark.planted
 def test_a_bottleneck_bug_shared_by_every_tf_form_fails_the_cross_side_check(pretrained, monkeypatch):
     """Planted: every TF form computes the features of x rounded to float32 (what a keras.Sequential
     without an Input does to float64 input). TF against TF cannot see it: the restored bottleneck is
@@ -304,6 +305,7 @@ def test_every_activation_trains_the_head_on_the_reference_trajectory(form, acti
     check_head_training(trained, pretrained_as, form, activation, batches, steps=10)
 
 
+@pytest.mark.planted
 def test_a_tf1_base_built_with_relu_whatever_the_activation_fails_the_head_check(trained, pretrained_as,
                                                                                  monkeypatch):
     """Planted: the TF1 form builds its base with relu whatever activation it is given (a TF1

@@ -237,6 +237,7 @@ def test_inference_with_every_activation_is_the_references(activation):
     check_inference(activation)
 
 
+@pytest.mark.planted
 def test_an_inference_that_ignores_the_activation_fails_the_check(monkeypatch):
     """Planted: the book's inference graph uses relu whatever it is given (every test used relu)."""
     real = T.inference_graph_v1
