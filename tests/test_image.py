@@ -1138,3 +1138,31 @@ def test_planted_a_hue_range_5_percent_short_fails_the_law_test(monkeypatch):
     monkeypatch.setitem(R.DISTORTION_RANGES, "hue", (-0.2, 0.18))
     with pytest.raises(AssertionError, match="the hue factor is not uniform"):
         assert_choices_follow_the_law(reference_draws(shape, bbox), shape, bbox, "reference with a short hue range")
+
+
+def test_tfs_random_flip_forms_flip_with_probability_one_half():
+    """The flip forms a reader calls, 10,000 decisions each, every one a fair coin by the flip's law test
+    (chi-square at ALPHA; power 0.9999998 against a 0.55 flip): tf.image.stateless_random_flip_left_right
+    on one image per seed (seeds (s, 0); the form sample_distortions reads back) and on a batch of 10,000
+    from one seed (a decision per image), and the book's tf.compat.v1.image.random_flip_left_right in a
+    Session, on one image 10,000 times (a map_fn: the stateful op draws at each pass) and on a batch. A
+    1x2 image [0, 1] shows each decision in its first pixel. About 1 s, most of it the two map_fns."""
+    n, pair = LAW_DRAWS, tf.constant([[[0.0], [1.0]]])
+    seeds = tf.stack([tf.range(n, dtype=tf.int64), tf.zeros(n, tf.int64)], axis=1)
+    one_a_seed = tf.function(lambda s: tf.map_fn(lambda k: tf.image.stateless_random_flip_left_right(pair, k)[0, 0, 0],
+                                                 s, fn_output_signature=tf.float32), autograph=False)
+    batch = tf.tile(pair[None], [n, 1, 1, 1])
+    forms = {"stateless, an image a seed": one_a_seed(seeds).numpy(),
+             "stateless, a batch": tf.image.stateless_random_flip_left_right(batch, (20, 0))[:, 0, 0, 0].numpy()}
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.set_random_seed(1)
+        image = tf.constant([[[0.0], [1.0]]])
+        single = tf.map_fn(lambda _: tf.compat.v1.image.random_flip_left_right(image, seed=2)[0, 0, 0], tf.range(n),
+                           fn_output_signature=tf.float32)
+        batched = tf.compat.v1.image.random_flip_left_right(tf.tile(image[None], [n, 1, 1, 1]), seed=3)[:, 0, 0, 0]
+        with tf.compat.v1.Session(graph=graph) as sess:
+            forms["TF1 in a Session, an image"], forms["TF1 in a Session, a batch"] = sess.run([single, batched])
+    for form, first_pixels in forms.items():
+        assert set(np.unique(first_pixels)) <= {0.0, 1.0}, f"{form}: a pixel that is neither: {np.unique(first_pixels)}"
+        assert_law((first_pixels == 1).tolist(), {False: 0.5, True: 0.5}, f"{form}: the flip")
