@@ -1065,7 +1065,7 @@ def test_the_law_tests_power_against_a_biased_flip_offsets_and_range():
         law = crop_law(shape[0], shape[1])
         for axis in (0, 1):
             biased = planted_offsets_law(law, shape[0], shape[1], axis)
-            fair_offsets = marginal(law, lambda b: b[axis])
+            fair_offsets = marginal(law, lambda b, axis=axis: b[axis])
             for share, power in ((1, 1 - 1e-12), (1 / 2, 1 - 1e-12), (1 / 3, 0.995)):
                 part = {o: p0 + (biased[o] - p0) * share for o, p0 in fair_offsets.items()}
                 assert chi_square_power(fair_offsets, part, n) > power, (shape, axis, share)
