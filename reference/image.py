@@ -285,32 +285,83 @@ DISTORTION_RANGES = {"brightness": (-32 / 255, 32 / 255), "saturation": (0.5, 1.
 random_hue(0.2), random_contrast(0.5, 1.5)."""
 
 
+CROP_LAW = {"min_object_covered": 0.1, "aspect_ratio_range": (0.75, 1.33), "area_range": (0.05, 1.0),
+            "max_attempts": 100}
+"""tf.image.(stateless_)sample_distorted_bounding_box's defaults, which the chain's crop takes."""
+
+
 def sample_distortions(image_shape, seed, bbox=None):
     """The random choices of preprocess_for_train, drawn with NumPy's generator from ``seed``:
-    a crop box covering at least 10 % of ``bbox`` (default: the whole image) with an aspect
-    ratio in [3/4, 4/3] and 5 % to 100 % of the area (tf.image.sample_distorted_bounding_box's
-    defaults, first of 100 attempts that fits, else the whole image), a resize method, a flip
-    (probability 1/2), a colour ordering and the four colour factors, uniform in
-    DISTORTION_RANGES. The same distributions as tfimpl's draw, not the same stream: to
-    reproduce TF's image, pass TF's choices to preprocess_for_train."""
+    the crop box by the law of tf.image.sample_distorted_bounding_box (``_sample_crop``) with its
+    defaults (CROP_LAW) and ``bbox`` (default: the whole image), a resize method (uniform over
+    the two), a flip (probability 1/2), a colour ordering (uniform over the two) and the four
+    colour factors, uniform in DISTORTION_RANGES, all independent. The same law as tfimpl's
+    draws, not the same stream: to reproduce TF's image, pass TF's choices to preprocess_for_train."""
     rng = np.random.default_rng(seed)
-    h, w = image_shape[0], image_shape[1]
-    box = np.array([0.0, 0.0, 1.0, 1.0]) if bbox is None else np.asarray(bbox, np.float64).reshape(-1, 4)[0]
-    begin, size = (0, 0), (h, w)
-    for _ in range(100):
-        area = rng.uniform(0.05, 1.0) * h * w
-        ratio = rng.uniform(3 / 4, 4 / 3)
-        ch, cw = int(round(np.sqrt(area / ratio))), int(round(np.sqrt(area * ratio)))
-        if 1 <= ch <= h and 1 <= cw <= w:
-            top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-            bh = (min(top + ch, box[2] * h) - max(top, box[0] * h))
-            bw = (min(left + cw, box[3] * w) - max(left, box[1] * w))
-            if bh > 0 and bw > 0 and bh * bw >= 0.1 * (box[2] - box[0]) * h * (box[3] - box[1]) * w:
-                begin, size = (top, left), (ch, cw)
-                break
+    boxes = np.array([[0.0, 0.0, 1.0, 1.0]]) if bbox is None else np.asarray(bbox, np.float64).reshape(-1, 4)
+    top, left, h, w = _sample_crop(rng, image_shape[0], image_shape[1], boxes)
     draws = {k: float(rng.uniform(*r)) for k, r in DISTORTION_RANGES.items()}
-    return dict(begin=begin, size=size, method=_METHODS[int(rng.integers(0, 2))], flip=bool(rng.uniform() < 0.5),
-                color_ordering=int(rng.integers(0, 2)), **draws)
+    return dict(begin=(top, left), size=(h, w), method=_METHODS[int(rng.integers(0, 2))],
+                flip=bool(rng.uniform() < 0.5), color_ordering=int(rng.integers(0, 2)), **draws)
+
+
+def _sample_crop(rng, height, width, boxes, law=None):
+    """(top, left, h, w): the law of TF's SampleDistortedBoundingBox kernel
+    (tensorflow/core/kernels/image/sample_distorted_bounding_box_op.cc). Up to max_attempts
+    attempts, each a ``_random_crop`` with an aspect ratio w / h uniform in aspect_ratio_range,
+    kept if it covers at least min_object_covered of one of the boxes, each box in whole pixels
+    (int(y * height), int(x * width), truncated); after max_attempts failures, the whole image.
+    The thresholds are the kernel's float32 products, so ties fall as they fall there."""
+    law = dict(CROP_LAW, **(law or {}))
+    pixels = [(int(np.float32(b[0]) * height), int(np.float32(b[1]) * width), int(np.float32(b[2]) * height),
+               int(np.float32(b[3]) * width)) for b in boxes]
+    for _ in range(law["max_attempts"]):
+        crop = _random_crop(rng, height, width, rng.uniform(*law["aspect_ratio_range"]), law["area_range"])
+        if crop is not None and _covers(crop, pixels, law["min_object_covered"]):
+            return crop
+    return 0, 0, height, width
+
+
+def _random_crop(rng, height, width, ratio, area_range):
+    """One attempt (the kernel's GenerateRandomCrop): the crop's height uniform on the integers from
+    round(sqrt(min_area / ratio)) to round(sqrt(max_area / ratio)) (min_area, max_area: area_range
+    times height * width), the top cut to ``height`` and to the largest h with round(h ratio) <=
+    width; w = round(h ratio), h moved by one (up, then down) if h w leaves [min_area, max_area],
+    None if it still does. The offsets are uniform on 0 .. height - h - 1 and 0 .. width - w - 1
+    (0 where the crop spans the axis): the kernel draws Uniform(height - h), below height - h, so a
+    crop smaller than the image never touches its bottom or right edge."""
+    min_area = np.float32(area_range[0]) * np.float32(width) * np.float32(height)
+    max_area = np.float32(area_range[1]) * np.float32(width) * np.float32(height)
+    low, high = int(np.rint(np.sqrt(min_area / ratio))), int(np.rint(np.sqrt(max_area / ratio)))
+    if np.rint(high * ratio) > width:
+        high = int((width + 0.5 - 1e-7) / ratio)
+        high -= int(np.rint(high * ratio) > width)
+    high = min(high, height)
+    h = high if low >= high else low + int(rng.integers(high - low + 1))
+    w = int(np.rint(h * ratio))
+    if w * h < min_area:
+        h += 1
+        w = int(np.rint(h * ratio))
+    if w * h > max_area:
+        h -= 1
+        w = int(np.rint(h * ratio))
+    if not (min_area <= w * h <= max_area and 0 < w <= width and 0 < h <= height):
+        return None
+    top = int(rng.integers(height - h)) if h < height else 0
+    left = int(rng.integers(width - w)) if w < width else 0
+    return top, left, h, w
+
+
+def _covers(crop, pixels, min_object_covered):
+    """The crop holds at least min_object_covered of one box with an area of at least one pixel
+    (the kernel's SatisfiesOverlapConstraints, the fraction in float32)."""
+    top, left, h, w = crop
+    for y0, x0, y1, x1 in pixels:
+        area = (y1 - y0) * (x1 - x0)
+        inside = max(0, min(y1, top + h) - max(y0, top)) * max(0, min(x1, left + w) - max(x0, left))
+        if area >= 1 and np.float32(inside) / np.float32(area) >= np.float32(min_object_covered):
+            return True
+    return False
 
 
 # --- derivatives -----------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 (the grayscale weights, half-pixel centres and antialiasing in resize, the contrast mean per channel,
 the floor on the standard deviation, the conversion to uint8), what uint8 and float64 images get, and
 the book's training chain, seeded, beside its NumPy twin."""
+import functools
 import itertools
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy import stats
 
 import reference.image as R
 import tfimpl.image as T
@@ -850,3 +852,320 @@ def test_distort_color_takes_the_reference_steps_within_the_carried_roundings(or
     for name, wrong in planted:
         with pytest.raises(AssertionError, match="elements off"):
             assert_within(got, wrong, bound, f"planted: {name}")
+
+
+# --- the random choices' law, on both sides ----------------------------------------------------
+
+LAW_DRAWS, ALPHA = 10_000, 1e-6
+"""The law tests: sample_distortions drawn for 10,000 fixed seeds on each side (reference: seeds 0 ..
+9,999; tfimpl: (s, 0)), every claim tested at ALPHA: a chi-square p-value (or a Kolmogorov-Smirnov
+one) under it fails. The seeds are fixed, so the verdict is fixed; ALPHA is the chance that a correct
+side fails for another set of seeds (a new NumPy or TF random stream), about 16 tests a case. The power
+against the biases named in test_the_law_tests_power_against_a_biased_flip_offsets_and_range, and
+the planted tests below, show them fail."""
+
+LAW_CASES = {"6x8": ((6, 8, 3), None), "24x32-bbox": ((24, 32, 3), ((0.1, 0.1, 0.9, 0.8),))}
+"""A small image (15 sizes, 106 boxes: every box is drawn often) and the chain test's image with its
+bounding box (180 sizes, 20,800 boxes: the sizes and the offsets are tested, the joint only coarsely)."""
+
+BOOK_RANGES = {"brightness": (-32 / 255, 32 / 255), "saturation": (0.5, 1.5), "hue": (-0.2, 0.2),
+               "contrast": (0.5, 1.5)}
+"""The book's draws, spelled here (not read from either side): random_brightness(max_delta=32/255),
+random_saturation(0.5, 1.5), random_hue(0.2), random_contrast(0.5, 1.5)."""
+
+KERNEL_DEFAULTS = {"aspect_ratio_range": (0.75, 1.33), "area_range": (0.05, 1.0), "min_object_covered": 0.1,
+                   "max_attempts": 100}
+"""tf.image.stateless_sample_distorted_bounding_box's defaults (its docstring, image_ops_impl.py) with the
+chain's min_object_covered."""
+
+
+@functools.cache
+def crop_law(height, width, bbox=None, cells=2 ** 18):
+    """{(top, left, h, w): probability} of the box TF's SampleDistortedBoundingBox kernel returns
+    (tensorflow/core/kernels/image/sample_distorted_bounding_box_op.cc) with KERNEL_DEFAULTS, computed by
+    enumeration, not by drawing. Each of up to 100 attempts draws an aspect ratio r uniform in [0.75, 1.33)
+    (here: the midpoints of 2^18 equal cells; the box is a step function of r with a few hundred steps, so
+    the law is off by under 1e-3 in all); GenerateRandomCrop takes the height uniform on the integers from
+    lrint(sqrt(min_area / r)) to lrint(sqrt(max_area / r)) (the top cut to the largest h with lrint(h r) <=
+    W, then to H; a bottom above the top gives the top), w = lrint(h r), h one up if h w < min_area, then
+    one down if h w > max_area, the attempt failing if the area, w or h is still out of range; the offsets
+    are Uniform(H - h) and Uniform(W - w) (0 .. H - h - 1: a smaller crop never touches the bottom or right
+    edge), 0 where the crop spans the axis. SatisfiesOverlapConstraints keeps it if it covers at least
+    min_object_covered of a box of at least one pixel, the box's corners truncated to pixels (int(y * H));
+    the first kept attempt is the result: the law of one kept attempt, times the chance one of 100 is kept,
+    and the whole image with the rest. min_area and max_area and the covered fraction are float32, as there."""
+    lo_r, hi_r = KERNEL_DEFAULTS["aspect_ratio_range"]
+    r = lo_r + (np.arange(cells) + 0.5) / cells * (hi_r - lo_r)
+    min_area, max_area = (np.float32(a) * np.float32(width) * np.float32(height) for a in KERNEL_DEFAULTS["area_range"])
+    low, high = np.rint(np.sqrt(min_area / r)), np.rint(np.sqrt(max_area / r))
+    wide = np.rint(high * r) > width
+    high = np.where(wide, np.floor((width + 0.5 - 1e-7) / r), high)
+    high = np.minimum(np.where(wide & (np.rint(high * r) > width), high - 1, high), height)
+    low = np.minimum(low, high)
+    sizes = np.zeros((height + 2, width + 2))
+    for h0 in range(1, height + 1):
+        chance = np.where((low <= h0) & (h0 <= high), 1 / (high - low + 1), 0.0) / cells
+        h = np.full(cells, float(h0))
+        h = np.where(np.rint(h * r) * h < min_area, h + 1, h)
+        h = np.where(np.rint(h * r) * h > max_area, h - 1, h)
+        w = np.rint(h * r)
+        ok = (chance > 0) & (min_area <= w * h) & (w * h <= max_area) & (0 < w) & (w <= width) & (0 < h) & (h <= height)
+        np.add.at(sizes, (h[ok].astype(int), w[ok].astype(int)), chance[ok])
+    boxes = np.array([[0, 0, 1, 1]] if bbox is None else bbox, np.float32).reshape(-1, 4)
+    pixels = [(int(b[0] * np.float32(height)), int(b[1] * np.float32(width)), int(b[2] * np.float32(height)),
+               int(b[3] * np.float32(width))) for b in boxes]
+    kept = {}
+    for h, w in zip(*np.nonzero(sizes)):
+        tops, lefts = np.arange(max(height - h, 1))[:, None], np.arange(max(width - w, 1))[None, :]
+        covered = np.zeros((tops.size, lefts.size), bool)
+        for y0, x0, y1, x1 in pixels:
+            inside = (np.maximum(0, np.minimum(y1, tops + h) - np.maximum(y0, tops))
+                      * np.maximum(0, np.minimum(x1, lefts + w) - np.maximum(x0, lefts)))
+            area = (y1 - y0) * (x1 - x0)
+            if area >= 1:
+                covered |= inside.astype(np.float32) / np.float32(area) >= np.float32(KERNEL_DEFAULTS["min_object_covered"])
+        for t, left in zip(*np.nonzero(covered)):
+            kept[(int(t), int(left), int(h), int(w))] = sizes[h, w] / covered.size
+    q = sum(kept.values())
+    law = {box: p / q * (1 - (1 - q) ** KERNEL_DEFAULTS["max_attempts"]) for box, p in kept.items()}
+    whole = (0, 0, height, width)
+    law[whole] = law.get(whole, 0.0) + (1 - q) ** KERNEL_DEFAULTS["max_attempts"]
+    return law
+
+
+def marginal(law, key):
+    """The law of key(outcome)."""
+    out = {}
+    for outcome, p in law.items():
+        out[key(outcome)] = out.get(key(outcome), 0.0) + p
+    return out
+
+
+def chi_square_cells(law, n):
+    """The cells of a chi-square test of n draws against ``law``: each outcome expected at least 5 times
+    is a cell, the rest pooled into one (the approximation of the null holds from 5 a cell)."""
+    big = sorted((k for k, p in law.items() if n * p >= 5), key=str)
+    rest = sorted((k for k, p in law.items() if n * p < 5), key=str)
+    return big + ([tuple(rest)] if rest else []), rest
+
+
+def assert_law(outcomes, law, what):
+    """A chi-square test of the outcomes against ``law`` (chi_square_cells); an outcome the law gives
+    no chance fails at once."""
+    impossible = sorted({o for o in outcomes} - set(law), key=str)
+    assert not impossible, f"{what}: outcomes the law never gives: {impossible[:5]} ({len(impossible)} in all)"
+    n = len(outcomes)
+    counts = {}
+    for o in outcomes:
+        counts[o] = counts.get(o, 0) + 1
+    cells, rest = chi_square_cells(law, n)
+    pooled = set(rest)
+    observed = np.array([counts.get(c, 0) for c in cells[:len(cells) - bool(rest)]]
+                        + [sum(counts.get(k, 0) for k in pooled)] * bool(rest), float)
+    expected = n * np.array([law[c] for c in cells[:len(cells) - bool(rest)]] + [sum(law[k] for k in pooled)] * bool(rest))
+    p = stats.chi2.sf(np.sum((observed - expected) ** 2 / expected), len(cells) - 1)
+    worst = int(np.argmax(np.abs(observed - expected) / np.sqrt(expected)))
+    assert p > ALPHA, (f"{what} is not distributed as the law says: p = {p:.2g} over {len(cells)} cells; worst "
+                       f"cell {cells[worst] if worst < len(cells) - bool(rest) else 'pooled'}: "
+                       f"{observed[worst]:.0f} drawn, {expected[worst]:.1f} expected")
+
+
+def assert_choices_follow_the_law(draws, shape, bbox, what):
+    """The whole law of sample_distortions's choices: the box (joint, its size (h, w), its top and its
+    left offsets) as crop_law; the method, the flip and the colour ordering each uniform over its two
+    values and the three independent (their eight joint cells uniform); each colour factor uniform on its
+    BOOK_RANGES (Kolmogorov-Smirnov)."""
+    law = crop_law(shape[0], shape[1], bbox)
+    boxes = [d["begin"] + d["size"] for d in draws]
+    for name, key in (("box", lambda b: b), ("size", lambda b: b[2:]), ("top offset", lambda b: b[0]),
+                      ("left offset", lambda b: b[1])):
+        assert_law([key(b) for b in boxes], marginal(law, key), f"{what}: the crop's {name}")
+    two = {"method": ("bilinear", "nearest"), "flip": (False, True), "color_ordering": (0, 1)}
+    for name, values in two.items():
+        assert_law([d[name] for d in draws], {v: 0.5 for v in values}, f"{what}: the {name}")
+    assert_law([tuple(d[k] for k in two) for d in draws], {c: 1 / 8 for c in itertools.product(*two.values())},
+               f"{what}: (method, flip, color_ordering)")
+    for name, (low, high) in BOOK_RANGES.items():
+        p = stats.kstest([d[name] for d in draws], "uniform", args=(low, high - low)).pvalue
+        assert p > ALPHA, f"{what}: the {name} factor is not uniform on [{low:.4g}, {high:.4g}]: p = {p:.2g}"
+
+
+def reference_draws(shape, bbox, n=LAW_DRAWS):
+    return [R.sample_distortions(shape, seed, bbox) for seed in range(n)]
+
+
+def tfimpl_draws(shape, bbox, n=LAW_DRAWS):
+    """tfimpl's choices for the seeds (s, 0), s < n: its _draws mapped over the seeds in one tf.function
+    (sample_distortions reads _draws back; the first three seeds are read through it and must agree)."""
+    signature = (tf.int32, tf.int32, tf.int32, tf.bool, tf.int32, tf.float32)
+    batch = tf.function(lambda seeds: tf.map_fn(lambda s: T._draws(shape, s, bbox), seeds,
+                                                fn_output_signature=signature), autograph=False)
+    seeds = tf.stack([tf.range(n, dtype=tf.int64), tf.zeros(n, tf.int64)], axis=1)
+    begin, size, method, flip, ordering, factors = (v.numpy() for v in batch(seeds))
+    draws = [dict(begin=tuple(begin[s].tolist()), size=tuple(size[s].tolist()), method=("bilinear", "nearest")[method[s]],
+                  flip=bool(flip[s]), color_ordering=int(ordering[s]),
+                  **{k: float(v) for k, v in zip(("brightness", "saturation", "hue", "contrast"), factors[s])})
+             for s in range(n)]
+    for s in range(3):
+        assert T.sample_distortions(shape, (s, 0), bbox) == draws[s], f"seed {(s, 0)}: the batch is not the function"
+    return draws
+
+
+@pytest.mark.parametrize("case", LAW_CASES)
+@pytest.mark.parametrize("side", ["reference", "tfimpl"])
+def test_sample_distortions_draws_by_the_law_of_tfs_kernels(side, case):
+    """Each side's sample_distortions over 10,000 fixed seeds follows the law it claims
+    (assert_choices_follow_the_law): the crop as TF's SampleDistortedBoundingBox kernel draws it
+    (crop_law), the flip, the method and the colour ordering fair coins, the colour factors uniform on the
+    book's ranges. Measured: about 1.3 s for the reference (its Python loop of attempts), 0.9 s for tfimpl
+    (one traced map_fn), each with 0.4 s for the law, on 2 loaded cores."""
+    shape, bbox = LAW_CASES[case]
+    draws = (reference_draws if side == "reference" else tfimpl_draws)(shape, bbox)
+    assert_choices_follow_the_law(draws, shape, bbox, f"{side} {case}")
+
+
+def planted_offsets_law(law, height, width, axis):
+    """The law of the top (axis 0) or left (axis 1) offset when, within each size, offset 0 has twice its
+    chance (2 / n of n offsets, the others sharing the rest evenly): without a bounding box the offsets
+    are uniform given the size, so the plant's law is this, exactly."""
+    out = {}
+    for box, p in law.items():
+        n = (height - box[2], width - box[3])[axis]
+        share = 1.0 if n < 2 else n * (2 / n if box[axis] == 0 else (1 - 2 / n) / (n - 1))
+        out[box[axis]] = out.get(box[axis], 0.0) + p * share
+    return out
+
+
+def chi_square_power(law, biased, n):
+    """The power of assert_law's test of n draws from ``biased`` against ``law`` at ALPHA, by the
+    noncentral chi-square approximation (noncentrality n sum (p1 - p0)^2 / p0 over the cells)."""
+    cells, rest = chi_square_cells(law, n)
+    cells = [c for c in cells if c != tuple(rest)]
+    p0 = np.array([law[c] for c in cells] + [sum(law[k] for k in rest)] * bool(rest))
+    p1 = np.array([biased.get(c, 0.0) for c in cells] + [sum(biased.get(k, 0.0) for k in rest)] * bool(rest))
+    df = len(p0) - 1
+    return stats.ncx2.sf(stats.chi2.isf(ALPHA, df), df, n * np.sum((p1 - p0) ** 2 / p0))
+
+
+def test_the_law_tests_power_against_a_biased_flip_offsets_and_range():
+    """The power of the law tests at 10,000 draws and ALPHA = 1e-6 (noncentral chi-square approximation):
+    a flip with probability 0.55 instead of 0.5 fails the flip's test (1 degree of freedom, failing above
+    23.9; noncentrality 100) with power 0.9999998, and the eight-cell joint (7 degrees, above 40.5) with
+    0.99997. A crop whose offset 0 has twice its chance (2 / n of n offsets) on an axis fails that offset's
+    test with power 1 in double precision on both cases' images without a box; half that bias (1.5 times
+    the chance) with 0.9999999999999 or more, a third of it (4/3) with 0.996 or more (the 24x32 image's
+    left offset, 23 cells, is the weakest), a quarter (5/4) with 0.65 there. A factor drawn from a range
+    5 % short at one end (hue in [-0.2, 0.18]) is 0.05 away in the Kolmogorov-Smirnov distance, above the
+    0.027 at which 10,000 draws fail at ALPHA (the asymptotic critical value sqrt(ln(2 / ALPHA) / 2n)).
+    Simulated: 2,000 flip tests under the 0.55 flip all fail; under the fair one the 1 % test rejects 1 %
+    of them (the chi-square approximation of the null holds)."""
+    n = LAW_DRAWS
+    fair = {False: 0.5, True: 0.5}
+    assert chi_square_power(fair, {False: 0.45, True: 0.55}, n) > 0.999999
+    joint = {c: 1 / 8 for c in itertools.product((0, 1), (False, True), (0, 1))}
+    assert chi_square_power(joint, {c: (0.55 if c[1] else 0.45) / 4 for c in joint}, n) > 0.9999
+    for shape, _ in LAW_CASES.values():
+        law = crop_law(shape[0], shape[1])
+        for axis in (0, 1):
+            biased = planted_offsets_law(law, shape[0], shape[1], axis)
+            fair_offsets = marginal(law, lambda b, axis=axis: b[axis])
+            for share, power in ((1, 1 - 1e-12), (1 / 2, 1 - 1e-12), (1 / 3, 0.995)):
+                part = {o: p0 + (biased[o] - p0) * share for o, p0 in fair_offsets.items()}
+                assert chi_square_power(fair_offsets, part, n) > power, (shape, axis, share)
+    critical = np.sqrt(np.log(2 / ALPHA) / (2 * n))
+    assert 0.026 < critical < 0.028 and 0.02 / 0.4 > critical
+    rng = np.random.default_rng(20)
+    flips = rng.binomial(n, 0.55, size=2000)
+    assert np.all(stats.chi2.sf((flips - n / 2) ** 2 / (n / 4), 1) < ALPHA)
+    fair_flips = rng.binomial(n, 0.5, size=2000)
+    assert abs(np.mean(stats.chi2.sf((fair_flips - n / 2) ** 2 / (n / 4), 1) < 0.01) - 0.01) < 0.008
+
+
+class BiasedFlip:
+    """A NumPy Generator whose uniform() (no range: the flip's draw) is below 0.5 with probability 0.55."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+    def uniform(self, *bounds):
+        return self.rng.uniform(*bounds) if bounds else self.rng.uniform() * 0.5 / 0.55
+
+
+class PlantedNumPy:
+    """numpy with default_rng replaced: monkeypatched in as reference.image's ``np``."""
+
+    def __init__(self, wrap):
+        self.random = type("random", (), {"default_rng": staticmethod(lambda seed: wrap(np.random.default_rng(seed)))})
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def test_planted_a_flip_with_probability_0_55_fails_the_law_test(monkeypatch):
+    shape, bbox = LAW_CASES["6x8"]
+    monkeypatch.setattr(R, "np", PlantedNumPy(BiasedFlip))
+    draws = reference_draws(shape, bbox)
+    assert 0.54 < np.mean([d["flip"] for d in draws]) < 0.56  # the plant is the bias named
+    with pytest.raises(AssertionError, match="the flip is not distributed as the law says"):
+        assert_choices_follow_the_law(draws, shape, bbox, "reference with a 0.55 flip")
+
+
+def test_planted_crops_favouring_offset_0_fail_the_law_test(monkeypatch):
+    """Each attempt's offsets moved to 0 with probability 1 / (n - 1) of n offsets: offset 0 then has
+    chance 2 / n, twice its share, on each axis."""
+    shape, bbox = LAW_CASES["6x8"]
+    random_crop, rng = R._random_crop, np.random.default_rng(20)
+
+    def favouring_0(generator, height, width, ratio, area_range):
+        crop = random_crop(generator, height, width, ratio, area_range)
+        if crop is None:
+            return None
+        top, left, h, w = crop
+        n, m = height - h, width - w
+        return (0 if n >= 2 and rng.uniform() < 1 / (n - 1) else top,
+                0 if m >= 2 and rng.uniform() < 1 / (m - 1) else left, h, w)
+    monkeypatch.setattr(R, "_random_crop", favouring_0)
+    draws = reference_draws(shape, bbox)
+    with pytest.raises(AssertionError, match="the crop's top offset is not distributed as the law says"):
+        law = crop_law(shape[0], shape[1])
+        assert_law([d["begin"][0] for d in draws], marginal(law, lambda b: b[0]), "planted: the crop's top offset")
+    with pytest.raises(AssertionError, match="the crop's box is not distributed as the law says"):
+        assert_choices_follow_the_law(draws, shape, bbox, "planted")
+
+
+def test_planted_a_hue_range_5_percent_short_fails_the_law_test(monkeypatch):
+    shape, bbox = LAW_CASES["6x8"]
+    monkeypatch.setitem(R.DISTORTION_RANGES, "hue", (-0.2, 0.18))
+    with pytest.raises(AssertionError, match="the hue factor is not uniform"):
+        assert_choices_follow_the_law(reference_draws(shape, bbox), shape, bbox, "reference with a short hue range")
+
+
+def test_tfs_random_flip_forms_flip_with_probability_one_half():
+    """The flip forms a reader calls, 10,000 decisions each, every one a fair coin by the flip's law test
+    (chi-square at ALPHA; power 0.9999998 against a 0.55 flip): tf.image.stateless_random_flip_left_right
+    on one image per seed (seeds (s, 0); the form sample_distortions reads back) and on a batch of 10,000
+    from one seed (a decision per image), and the book's tf.compat.v1.image.random_flip_left_right in a
+    Session, on one image 10,000 times (a map_fn: the stateful op draws at each pass) and on a batch. A
+    1x2 image [0, 1] shows each decision in its first pixel. About 1 s, most of it the two map_fns."""
+    n, pair = LAW_DRAWS, tf.constant([[[0.0], [1.0]]])
+    seeds = tf.stack([tf.range(n, dtype=tf.int64), tf.zeros(n, tf.int64)], axis=1)
+    one_a_seed = tf.function(lambda s: tf.map_fn(lambda k: tf.image.stateless_random_flip_left_right(pair, k)[0, 0, 0],
+                                                 s, fn_output_signature=tf.float32), autograph=False)
+    batch = tf.tile(pair[None], [n, 1, 1, 1])
+    forms = {"stateless, an image a seed": one_a_seed(seeds).numpy(),
+             "stateless, a batch": tf.image.stateless_random_flip_left_right(batch, (20, 0))[:, 0, 0, 0].numpy()}
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.set_random_seed(1)
+        image = tf.constant([[[0.0], [1.0]]])
+        single = tf.map_fn(lambda _: tf.compat.v1.image.random_flip_left_right(image, seed=2)[0, 0, 0], tf.range(n),
+                           fn_output_signature=tf.float32)
+        batched = tf.compat.v1.image.random_flip_left_right(tf.tile(image[None], [n, 1, 1, 1]), seed=3)[:, 0, 0, 0]
+        with tf.compat.v1.Session(graph=graph) as sess:
+            forms["TF1 in a Session, an image"], forms["TF1 in a Session, a batch"] = sess.run([single, batched])
+    for form, first_pixels in forms.items():
+        assert set(np.unique(first_pixels)) <= {0.0, 1.0}, f"{form}: a pixel that is neither: {np.unique(first_pixels)}"
+        assert_law((first_pixels == 1).tolist(), {False: 0.5, True: 0.5}, f"{form}: the flip")

@@ -27,8 +27,9 @@ import tensorflow as tf
 
 from reference._checks import message
 # The book's constants are plain values, shared: GRAY_WEIGHTS are tf.image.rgb_to_grayscale's
-# (image_ops_impl.py: rgb_weights = [0.2989, 0.5870, 0.1140]), DISTORTION_RANGES the book's draws.
-from reference.image import DISTORTION_RANGES, GRAY_WEIGHTS  # noqa: F401
+# (image_ops_impl.py: rgb_weights = [0.2989, 0.5870, 0.1140]), DISTORTION_RANGES the book's draws,
+# CROP_LAW the crop's parameters (tf.image.sample_distorted_bounding_box's defaults, min_object_covered 0.1).
+from reference.image import CROP_LAW, DISTORTION_RANGES, GRAY_WEIGHTS  # noqa: F401
 from tfimpl import _checks as check
 from tfimpl._autodiff import vjp
 from tfimpl._checks import _require, _runtime_text, _shape_of
@@ -230,25 +231,37 @@ def sample_distortions(image_shape, seed, bbox=None):
 
     The seed is split into 8 (tf.random.experimental.stateless_split); with seeds[k]:
     the box is tf.image.stateless_sample_distorted_bounding_box(image_shape, bbox, seeds[0],
-    min_object_covered=0.1); the method and the colour ordering are stateless_uniform integers
-    in {0, 1} (seeds[1], seeds[3]); the flip is stateless_uniform() < 0.5 (seeds[2]), the decision
+    **CROP_LAW) (TF's defaults, min_object_covered=0.1); the method and the colour ordering are
+    stateless_uniform integers in {0, 1} (seeds[1], seeds[3]); the flip is stateless_uniform() < 0.5 (seeds[2]), the decision
     tf.image.stateless_random_flip_left_right(hwc_image, seeds[2]) makes; each colour factor is
     the stateless_uniform draw tf.image.stateless_random_brightness / _saturation / _hue /
-    _contrast makes with seeds[4..7] and the book's ranges. Read back as Python numbers."""
-    seeds = tf.random.experimental.stateless_split(tf.constant(seed, tf.int64), num=8)
+    _contrast makes with seeds[4..7] and the book's ranges. The draws are ``_draws``, tensors in
+    one traceable function (a batch of seeds maps through it in one graph), read back here as
+    Python numbers."""
+    begin, size, method, flip, ordering, factors = _draws(tuple(image_shape), seed, bbox)
+    return dict(begin=tuple(int(v) for v in begin), size=tuple(int(v) for v in size), method=_METHODS[int(method)],
+                flip=bool(flip), color_ordering=int(ordering),
+                **{name: float(v) for name, v in zip(_FACTORS, factors.numpy())})
+
+
+_FACTORS = ("brightness", "saturation", "hue", "contrast")  # drawn with seeds[4..7]
+
+
+def _draws(image_shape, seed, bbox=None):
+    """sample_distortions's draws as tensors: the crop's begin and size (height, width), the method's
+    index, the flip, the colour ordering, the four colour factors (float32, in _FACTORS order)."""
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=8)
     box = tf.reshape(tf.constant([0.0, 0.0, 1.0, 1.0] if bbox is None else bbox, tf.float32), [1, -1, 4])
     begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.constant(tuple(image_shape), tf.int32), bounding_boxes=box, seed=seeds[0], min_object_covered=0.1)
+        tf.constant(tuple(image_shape), tf.int32), bounding_boxes=box, seed=seeds[0], **CROP_LAW)
 
     def uniform(k, low=0.0, high=1.0):
-        return float(tf.random.stateless_uniform([], seed=seeds[k], minval=low, maxval=high))
+        return tf.random.stateless_uniform([], seed=seeds[k], minval=low, maxval=high)
 
     def integer(k):
-        return int(tf.random.stateless_uniform([], seed=seeds[k], minval=0, maxval=2, dtype=tf.int32))
-    draws = {name: uniform(k, *DISTORTION_RANGES[name])
-             for k, name in zip((4, 5, 6, 7), ("brightness", "saturation", "hue", "contrast"))}
-    return dict(begin=tuple(int(v) for v in begin[:2]), size=tuple(int(v) for v in size[:2]),
-                method=_METHODS[integer(1)], flip=uniform(2) < 0.5, color_ordering=integer(3), **draws)
+        return tf.random.stateless_uniform([], seed=seeds[k], minval=0, maxval=2, dtype=tf.int32)
+    factors = tf.stack([uniform(k, *DISTORTION_RANGES[name]) for k, name in zip((4, 5, 6, 7), _FACTORS)])
+    return begin[:2], size[:2], integer(1), uniform(2) < 0.5, integer(3), factors
 
 
 # --- derivatives: GradientTape's pull-back of dy through each function above ------------------
