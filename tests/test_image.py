@@ -1104,6 +1104,7 @@ class PlantedNumPy:
         return getattr(np, name)
 
 
+@pytest.mark.planted
 def test_planted_a_flip_with_probability_0_55_fails_the_law_test(monkeypatch):
     shape, bbox = LAW_CASES["6x8"]
     monkeypatch.setattr(R, "np", PlantedNumPy(BiasedFlip))
@@ -1113,6 +1114,7 @@ def test_planted_a_flip_with_probability_0_55_fails_the_law_test(monkeypatch):
         assert_choices_follow_the_law(draws, shape, bbox, "reference with a 0.55 flip")
 
 
+@pytest.mark.planted
 def test_planted_crops_favouring_offset_0_fail_the_law_test(monkeypatch):
     """Each attempt's offsets moved to 0 with probability 1 / (n - 1) of n offsets: offset 0 then has
     chance 2 / n, twice its share, on each axis."""
@@ -1136,6 +1138,7 @@ def test_planted_crops_favouring_offset_0_fail_the_law_test(monkeypatch):
         assert_choices_follow_the_law(draws, shape, bbox, "planted")
 
 
+@pytest.mark.planted
 def test_planted_a_hue_range_5_percent_short_fails_the_law_test(monkeypatch):
     shape, bbox = LAW_CASES["6x8"]
     monkeypatch.setitem(R.DISTORTION_RANGES, "hue", (-0.2, 0.18))
