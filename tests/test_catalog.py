@@ -23,9 +23,10 @@ from tests.devices import device_params
 
 
 def matrix(concepts, need=None):
-    """concept x dtype x mode x device."""
+    """concept x dtype x mode x device; a mode the entry states TF cannot run (Concept.rejected_in)
+    is left out here and held to its rejection by test_rejected_modes_raise_what_the_catalog_states."""
     return [p for c in concepts if not (need and getattr(c, need) is None)
-            for dtype in c.dtypes for mode in MODES
+            for dtype in c.dtypes for mode in MODES if c.rejection(mode) is None
             for p in device_params(f"{c.name}-{dtype}-{mode}", c.name, dtype, mode)]
 
 
@@ -116,6 +117,29 @@ def test_gradient_matches_finite_differences(concept, side, data):
     directions = [[data.draw(strategies.arrays(np.shape(sample.args[i]), 1.0), label="direction") for i in concept.wrt_of(sample)]
                   for _ in range(2)]
     harness.check_finite_differences(concept, side, sample, dy, directions)
+
+
+# --- modes TF cannot run ---------------------------------------------------------------
+
+REJECTED = [pytest.param(c.name, mode, dtype, id=f"{c.name}-{dtype}-{mode}")
+            for c in CATALOG for mode in MODES if c.rejection(mode) is not None for dtype in c.dtypes]
+
+
+@pytest.mark.parametrize("concept,mode,dtype", REJECTED)
+def test_rejected_modes_raise_what_the_catalog_states(concept, mode, dtype):
+    """Where the catalog states that TF cannot run an entry in a mode (XLA without a kernel for one
+    of its ops), TF raises that error there, for the value and, where the entry has one, the gradient,
+    on the entry's first non-empty edge; should a release run it, this fails and the mode joins the matrix."""
+    concept = BY_NAME[concept]
+    rejection = concept.rejection(mode)
+    edge = next(s for s in concept.edges if all(np.size(a) for a in s.args if isinstance(a, np.ndarray)))
+    calls = [lambda: harness.run(concept.tf, harness.cast(edge, dtype), mode)]
+    if concept.tf_vjp:
+        dy = fixed_cotangent(harness.reference(concept.ref, harness.cast(edge, dtype)))
+        calls.append(lambda: harness.run_value_and_gradient(concept, edge, dy, dtype, mode))
+    for call in calls:
+        with pytest.raises(rejection.error, match=rejection.match):
+            call()
 
 
 # --- bad input -----------------------------------------------------------------------

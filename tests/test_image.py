@@ -19,6 +19,7 @@ from tests.catalog.concept import Sample
 from tests.harness import assert_within
 from tests.isolated import probe
 from tests.precision import DTYPES, eps
+from tfimpl._autodiff import vjp
 
 EPS32 = eps("float32")
 
@@ -100,12 +101,77 @@ def test_antialias_stretches_the_triangle_by_in_over_out_when_downsampling_and_o
                   "upsampling with and without antialias")
 
 
-def test_antialiased_resize_has_no_xla_kernel():
-    """antialias=True runs ScaleAndTranslate, which XLA cannot compile (no XLA_CPU_JIT kernel):
-    jit_compile raises where eager and tf.function run."""
-    f = tf.function(lambda t: T.resize(t, (2, 2), antialias=True), jit_compile=True)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="ScaleAndTranslate"):
-        f(tf.zeros((4, 4, 1)))
+# XLA has no ScaleAndTranslate kernel: the catalog's resize_antialias entry states it (ModeRejection) and
+# tests/test_catalog.py::test_rejected_modes_raise_what_the_catalog_states holds every dtype to it.
+
+def antialias_samples():
+    """The catalog's antialias buckets with seeded values (as drawn: [-4, 4]), and its ratio edges."""
+    rng = np.random.default_rng(7)
+    drawn = [Sample((rng.uniform(-4, 4, shape),), {"size": size, "method": "bilinear", "antialias": True},
+                    f"{shape[1]}x{shape[2]}-to-{size[0]}x{size[1]}") for shape, size in CI.ANTIALIAS_CASES]
+    return drawn + [e for e in BY_NAME["resize_antialias"].edges if e.id in CI.RATIO_EDGES]
+
+
+def changes_with_antialias(sample):
+    """Whether antialias changes the weights of this sample's resize (it does only when downsampling
+    by more than 2: at 2 -> 1 the stretched triangle and the plain one give the same two halves)."""
+    (x,), size = sample.args, sample.kwargs["size"]
+    return any(not np.allclose(R.resize_weights(n, m, antialias=True), R.resize_weights(n, m))
+               for n, m in zip(x.shape[-3:-1], size))
+
+
+def fails(check, *args):
+    """Whether the harness check raises its AssertionError (a disagreement) on these arguments."""
+    try:
+        check(*args)
+    except AssertionError:
+        return True
+    return False
+
+
+def test_a_resize_that_drops_antialias_below_or_above_float32_fails_the_catalog():
+    """Planted (issue 20): tfimpl.resize's float16 / bfloat16 / float64 branch casts to float32 and
+    calls tf.image.resize without passing antialias on. The catalog's resize_antialias entry catches it
+    in those three dtypes, values and gradients, in every mode TF runs it in, on every sample whose
+    weights antialias changes (all but 2 -> 1, the identity and upsampling), and passes float32 (the branch
+    it leaves alone)."""
+    def dropping(image, size, method="bilinear", antialias=False):
+        image = tf.convert_to_tensor(image)
+        if method == "bilinear" and image.dtype.is_floating and image.dtype != tf.float32:
+            return tf.cast(tf.image.resize(tf.cast(image, tf.float32), size), image.dtype)
+        return tf.image.resize(image, size, method=method, antialias=antialias)
+    planted = BY_NAME["resize_antialias"].replace(tf=dropping, tf_vjp=vjp(dropping))
+    samples = antialias_samples()
+    changing = [s for s in samples if changes_with_antialias(s)]
+    unchanged = sorted(s.id for s in samples if not changes_with_antialias(s))
+    assert unchanged == ["2x2-to-1x1", "identity", "up-8x-beside-identity"], unchanged
+    rng = np.random.default_rng(8)
+    for sample in changing:
+        dy = rng.uniform(-1, 1, R.resize(*sample.args, **sample.kwargs).shape)
+        for dtype in ("float16", "bfloat16", "float64"):
+            for mode in ("eager", "function", "graph"):
+                assert fails(harness.check_values, planted, sample, dtype, mode), (sample.id, dtype, mode)
+            assert fails(harness.check_gradient, planted, sample, dy, dtype, "eager"), (sample.id, dtype)
+        harness.check_values_and_gradient(planted, sample, dy, "float32", "function")
+
+
+def test_a_reference_antialias_triangle_capped_at_two_pixels_fails_only_beyond_2x():
+    """Planted in the reference: the antialias triangle's half-width capped at 2 input pixels
+    (min(in / out, 2)). TF is right, and the catalog's samples judge the planted reference wrong
+    wherever a ratio exceeds 2 (4.5x, 8x, the down-8x edge), but not at ratios up to 2, the only ones
+    the resize samples drew before issue 20: those could not tell."""
+    def capped_weights(n_in, n_out):
+        centre, pixel = (np.arange(n_out) + 0.5) * n_in / n_out, np.arange(n_in) + 0.5
+        w = np.maximum(0.0, 1 - np.abs(pixel - centre[:, None]) / min(max(n_in / n_out, 1.0), 2.0))
+        return w / w.sum(axis=1, keepdims=True)
+
+    def capped(image, size, method="bilinear", antialias=False):
+        wh, ww = (capped_weights(n, m) for n, m in zip(image.shape[-3:-1], size))
+        return np.einsum("ih,...hwc,jw->...ijc", wh, np.asarray(image, np.float64), ww)
+    planted = BY_NAME["resize_antialias"].replace(ref=capped)
+    for sample in antialias_samples():
+        beyond = any(n > 2 * m for n, m in zip(sample.args[0].shape[-3:-1], sample.kwargs["size"]))
+        assert fails(harness.check_values, planted, sample, "float32", "eager") == beyond, sample.id
 
 
 RESIZE_PARAMETERS = {

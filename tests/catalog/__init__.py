@@ -23,6 +23,10 @@ BadInput
 KernelFact
     An edge whose answer depends on the kernel path or the TensorFlow release, stated per path and
     release (docs/kernel-paths.md); any other answer fails.
+ModeRejection
+    A mode in which TF cannot run an entry at all (XLA without a kernel for one of its ops): the
+    matrix leaves the mode out, and a test holds TF to the stated error there, so it cannot outlive
+    its reason.
 mode
     The four ways TF runs code here: eager (op by op, TF2's default), function (traced once into a
     graph by tf.function), xla (tf.function(jit_compile=True), compiled by XLA once per concrete

@@ -1,4 +1,4 @@
-"""What a catalog entry is made of: Concept, Sample, Tol, BadInput, KernelFact, and the modes.
+"""What a catalog entry is made of: Concept, Sample, Tol, BadInput, KernelFact, ModeRejection, and the modes.
 The words are defined once, in the glossary of this package's docstring (tests/catalog/__init__.py).
 """
 from __future__ import annotations
@@ -137,6 +137,27 @@ class KernelFact:
 
 
 @dataclass(frozen=True)
+class ModeRejection:
+    """A mode in which TensorFlow cannot run an entry at all, in any dtype (XLA has no kernel for one
+    of its ops): on the TF releases in ``versions`` (first <= release < before; None leaves that end
+    open) TF must raise ``error`` with a message matching ``match``, for the value and the gradient.
+    The matrix leaves the mode out of the entry's other cells (tests/test_catalog.py), and
+    test_rejected_modes_raise_what_the_catalog_states holds TF to the rejection: a release that runs
+    the entry fails it, so the gap cannot outlive its reason."""
+    mode: str
+    error: type
+    match: str
+    why: str
+    versions: tuple = (None, None)
+
+    def applies(self, mode, tf_version):
+        first, before = self.versions
+        v = Version(tf_version)
+        return (self.mode == mode and (first is None or v >= Version(first))
+                and (before is None or v < Version(before)))
+
+
+@dataclass(frozen=True)
 class Concept:
     name: str
     ref: Callable
@@ -166,6 +187,8 @@ class Concept:
     over far more terms than the samples ``tol`` was derived for; None: tol["float32"]."""
     kernel_facts: tuple = ()
     """KernelFacts: edges whose answer TF gives differently on one kernel path."""
+    rejected_in: tuple = ()
+    """ModeRejections: modes in which TF cannot run the entry at all (its value and gradient raise)."""
     dtypes: tuple = DTYPES
     fd_eps: float | None = None
     """Machine epsilon of the precision TF's forward pass computes in for float64 input, where that
@@ -180,6 +203,10 @@ class Concept:
         if self.wrt == "all":
             return tuple(i for i, a in enumerate(sample.args) if isinstance(a, np.ndarray))
         return self.wrt
+
+    def rejection(self, mode, tf_version=tf.__version__):
+        """The ModeRejection for ``mode`` on this TF release, or None (the mode runs)."""
+        return next((r for r in self.rejected_in if r.applies(mode, tf_version)), None)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

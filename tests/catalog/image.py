@@ -9,6 +9,10 @@ Every entry takes an HWC image or an NHWC batch; sizes, factors and fractions ar
   So a float64 image is rounded to float32 on the way in (0.5 eps32 of each value) and its result
   carries float32's errors, written in float64's eps (x 2^29); float16 and bfloat16 results carry
   float32's errors plus one final rounding to their own eps;
+- antialiased resizing (ScaleAndTranslate, a triangle kernel stretched to in / out when downsampling)
+  also computes in float32: its weights from float32 positions and a float32 normalisation, its sums
+  sequential over each output's span, rows then columns (scale_and_translate_op.cc); XLA has no
+  kernel for it (a ModeRejection);
 - flips, crops and nearest-neighbour resizing move values without arithmetic: exact;
 - the conversion entry rounds each value to float16 and back (round to nearest, overflow to inf,
   gradual underflow): exact against NumPy's correctly rounded cast, with the rounding back to
@@ -18,12 +22,13 @@ A model returns, per element, the error bound in units of eps(dtype) (harness: T
 ``*_error`` below states what it charges. tests/test_image.py pins the conventions themselves.
 """
 import numpy as np
+import tensorflow as tf
 from hypothesis import strategies as st
 
 import reference.image as R
 import tfimpl.image as T
 from tests.catalog import error_models, strategies
-from tests.catalog.concept import BadInput, Concept, Sample, Tol, shape_pattern, traced_or_run
+from tests.catalog.concept import BadInput, Concept, ModeRejection, Sample, Tol, shape_pattern, traced_or_run
 from tests.precision import DTYPES, EPS, LOW, TINY
 
 nan, inf = np.nan, np.inf
@@ -74,6 +79,34 @@ FINITE_EDGES = ("extreme-magnitude", "small-magnitude")
 """The edges whose gradients are compared too: one shape, one compile of value-and-gradient per dtype
 under XLA (the empty batch and the single pixel are checked for their values; the gradient tests draw
 their own strategy)."""
+
+
+def ratio_edges(**kwargs):
+    """The extreme resize ratios, seeded values in [-4, 4]: the identity (3 x 5 to 3 x 5), down 8x to
+    one pixel (8 x 16 to 1 x 2), and up 8x beside the identity (2 x 5 to 16 x 5, three channels).
+    Under XLA each is one more shape, so one compile per dtype and entry (value and gradient together
+    where the gradient is compared): three shapes, shared by the bilinear and nearest entries."""
+    rng = np.random.default_rng(20)
+    return (
+        Sample((rng.uniform(-4, 4, (1, 3, 5, 1)),), {"size": (3, 5), **kwargs}, id="identity"),
+        Sample((rng.uniform(-4, 4, (1, 8, 16, 1)),), {"size": (1, 2), **kwargs}, id="down-8x-to-one-pixel"),
+        Sample((rng.uniform(-4, 4, (1, 2, 5, 3)),), {"size": (16, 5), **kwargs}, id="up-8x-beside-identity"),
+    )
+
+
+RATIO_EDGES = ("identity", "down-8x-to-one-pixel", "up-8x-beside-identity")
+
+ANTIALIAS_CASES = (((1, 2, 2, 1), (1, 1)), ((2, 6, 9, 3), (4, 2)), ((2, 5, 7, 1), (2, 3)),
+                   ((1, 8, 16, 1), (1, 2)), ((1, 3, 12, 3), (7, 3)))
+"""(shape, size) buckets of the antialiased resize, drawn together: down 2x to one pixel, 1.5 and 4.5,
+2.5 and 7 / 3, 8 and 8 (to one pixel), up 7 / 3 beside down 4. XLA cannot run it (no kernel), so these
+cost traces, not compiles: one tf.function trace and one Session graph per size and dtype."""
+
+
+def resized_images(cases, bound=4.0, **kwargs):
+    """Samples drawn from (shape, size) buckets: values as ``images``, ``kwargs`` added to the size."""
+    return st.sampled_from(cases).flatmap(lambda c: strategies.arrays(c[0], bound).map(
+        lambda x: Sample((x,), {"size": c[1], **kwargs})))
 
 
 # --- error models ---------------------------------------------------------------------------
@@ -249,6 +282,108 @@ def nearest_vjp_error(dtype, image, dy, size, method="nearest", antialias=False)
     return 0.5 * np.maximum(count - 1, 0) * total
 
 
+def _antialias_axis(n_in, n_out):
+    """ScaleAndTranslate's triangle weights along one axis (scale_and_translate_op.cc, ComputeSpansCore),
+    with what float32 costs them, in eps32. Output i samples at c = (i + 1/2) * inv_scale, inv_scale =
+    1.0 / float32(n_out / n_in) (two roundings, then the product: 1.5 eps of c); the kernel's half-width
+    is k = max(inv_scale, 1) (1 eps), used as float32(1 / k) (1.5 eps relative, 0 where k = 1); source s
+    gets w = 1 - |s + 1/2 - c| / k (the position's rounding, the product, the subtraction: t + w/2 eps
+    with t = |s + 1/2 - c| / k), then W = w * float32(1 / T), T the sequential float32 sum of the m
+    weights (0.5 (m - 1) + 1 eps of every W alike). Returns the exact W (n_out, n_in) and the first-order
+    errors: the shift of W per output from c's error and from k's (signed: a whole row moves together,
+    so its effect on an output is |shift . x|), the independent roundings (absolute), the common
+    relative factor per output, and the accumulation charge of each term: TF adds the span in source
+    order into a float32 sum from 0, so the l-th of m terms rounds 0.5 (product) + 0.5 per addition it
+    is part of (m - max(l, 2) + 1)."""
+    k = max(n_in / n_out, 1.0)
+    c = (np.arange(n_out) + 0.5) * n_in / n_out
+    kp = (np.arange(n_in) + 0.5)[None, :] - c[:, None]
+    t = np.abs(kp) / k
+    w = np.maximum(0.0, 1 - t)
+    total = w.sum(axis=1, keepdims=True)
+    weights = w / total
+    inside = t < 1
+
+    def shift(dw):
+        return (dw - weights * dw.sum(axis=1, keepdims=True)) / total
+    dk = 1.5 if k > 1 else 0.0
+    by_c = shift(np.where(inside, np.sign(kp) / k, 0.0)) * 1.5 * c[:, None]
+    by_k = shift(np.where(inside, t, 0.0)) * dk
+    # a source exactly on the kernel's edge (t = 1, the kink) may come in with weight of the size of its
+    # position's error: charged absolutely
+    on_edge = np.where(t == 1, 1.5 * c[:, None] / k + dk, 0.0)
+    own = np.where(inside, t + 0.5 * w, 0.0) + on_edge
+    independent = (own + weights * own.sum(axis=1, keepdims=True)) / total
+    start = np.clip(np.ceil(c - k - 0.5), 0, n_in - 1)
+    end = np.clip(np.floor(c + k - 0.5), 0, n_in - 1) + 1
+    m = (end - start)[:, None]
+    pos = np.arange(n_in)[None, :] - start[:, None] + 1  # l, 1-based, in the span
+    in_span = (pos >= 1) & (pos <= m)
+    accumulate = np.where(in_span, 0.5 + 0.5 * (m - np.maximum(pos, 2) + 1), 0.0)
+    common = 0.5 * (m[:, 0] - 1) + 1.0
+    return weights, by_c, by_k, independent, common, accumulate
+
+
+def _along_axis(x, err, parts, axis):
+    """y = W x along ``axis`` of x (float64) as ScaleAndTranslate's GatherRows / GatherColumns compute it
+    in float32, and its error bound (eps32, absolute) given x's own error ``err``."""
+    weights, by_c, by_k, independent, common, accumulate = parts
+    xm, em = np.moveaxis(x, axis, -1)[..., None, :], np.moveaxis(err, axis, -1)[..., None, :]
+    a = np.abs(xm)
+    with np.errstate(invalid="ignore"):
+        y = np.where(weights > 0, weights * xm, 0.0).sum(-1)
+        out = (np.where(weights > 0, weights * em, 0.0).sum(-1) + np.abs((by_c * xm).sum(-1))
+               + np.abs((by_k * xm).sum(-1)) + (independent * a).sum(-1) + common * np.abs(y)
+               + (accumulate * weights * a).sum(-1))
+    return np.moveaxis(y, -1, axis), np.moveaxis(out, -1, axis)
+
+
+def antialias_error(dtype, image, size, method="bilinear", antialias=True):
+    """ScaleAndTranslate (triangle kernel, antialias) in float32: the rows (height) resized first into
+    a float32 intermediate, then the columns, each a sequential float32 sum of the weighted pixels of
+    its span (at most 2 ceil(k) + 1 of them, k = in / out), with the weights' own float32 errors
+    (_antialias_axis). A float64 image rounds to float32 on the way in (0.5 |x|); float16 and bfloat16
+    results round once more (in_float32)."""
+    (hi, wi), (ho, wo) = image.shape[-3:-1], size
+    x = image.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        inter, err = _along_axis(x, _r_in(dtype) * np.abs(x), _antialias_axis(hi, ho), -3)
+        y, err = _along_axis(inter, err, _antialias_axis(wi, wo), -2)
+    spans = (2 * np.ceil(max(hi / ho, 1)) + 2) * (2 * np.ceil(max(wi / wo, 1)) + 2)
+    return in_float32(dtype, err, y, flushes=spans)
+
+
+def _antialias_grad_axis(n_in, n_out):
+    """The transposed weights ScaleAndTranslateGrad gathers with along one axis: input pixel h collects
+    W[i, h] dy_i over the outputs i that read it, in output order; each W[i, h] with its forward error
+    taken absolutely (the outputs' positions round independently), the sum's accumulation charge."""
+    weights, by_c, by_k, independent, common, _ = _antialias_axis(n_in, n_out)
+    wt = weights.T
+    err = (np.abs(by_c) + np.abs(by_k) + independent + common[:, None] * weights).T
+    nonzero = wt > 0
+    first = np.where(nonzero.any(1), nonzero.argmax(1), 0)[:, None]
+    last = np.where(nonzero.any(1), n_out - 1 - nonzero[:, ::-1].argmax(1), -1)[:, None]
+    m = last - first + 1
+    pos = np.arange(n_out)[None, :] - first + 1
+    accumulate = np.where((pos >= 1) & (pos <= m), 0.5 + 0.5 * (m - np.maximum(pos, 2) + 1), 0.0)
+    return wt, err, accumulate
+
+
+def antialias_vjp_error(dtype, image, dy, size, method="bilinear", antialias=True):
+    """ScaleAndTranslateGrad in float32: dx = Wh.T dy Ww, rows then columns as in the forward pass,
+    each weight carrying its forward error (absolutely: the transposed sum mixes outputs whose errors
+    are independent) and each sequential sum its accumulation charge; a float64 dy rounds to float32
+    first (0.5 |dy|), a float16 / bfloat16 dx rounds once at the end (in_float32)."""
+    (hi, wi), (ho, wo) = image.shape[-3:-1], size
+    a = np.abs(np.asarray(dy, np.float64))
+    (wh, eh, ah), (ww, ew, aw) = _antialias_grad_axis(hi, ho), _antialias_grad_axis(wi, wo)
+    inter = np.einsum("hi,...ijc->...hjc", wh, a)
+    d_inter = np.einsum("hi,...ijc->...hjc", eh + ah * wh, a) + _r_in(dtype) * inter
+    err = np.einsum("wj,...hjc->...hwc", ww, d_inter) + np.einsum("wj,...hjc->...hwc", ew + aw * ww, inter)
+    spans = (2 * np.ceil(max(hi / ho, 1)) + 2) * (2 * np.ceil(max(wi / wo, 1)) + 2)
+    return in_float32(dtype, err, R.resize_vjp(image, dy, size, method, antialias), flushes=spans)
+
+
 def through_float16(image):
     """A float image rounded to float16 and back: convert_image_dtype float -> float, twice."""
     return T.convert_image_dtype(T.convert_image_dtype(image, "float16"), image.dtype)
@@ -305,16 +440,16 @@ def image_bad_inputs(kwargs=None):
     return (wrong_rank(kwargs), bool_image(kwargs))
 
 
-def resize_bad_inputs(method):
+def resize_bad_inputs(method, **extra):
     x = np.zeros((2, 3, 1))
-    return image_bad_inputs({"size": (2, 2), "method": method}) + (
-        BadInput("bad-method", (x,), {"size": (2, 2), "method": "bicubic"}, ValueError,
+    return image_bad_inputs({"size": (2, 2), "method": method, **extra}) + (
+        BadInput("bad-method", (x,), {"size": (2, 2), "method": "bicubic", **extra}, ValueError,
                   r"method must be one of \['bilinear', 'nearest'\], got 'bicubic'", (ValueError,)),
-        BadInput("negative-size", (x,), {"size": (-1, 3), "method": method}, ValueError,
+        BadInput("negative-size", (x,), {"size": (-1, 3), "method": method, **extra}, ValueError,
                   r"size must be a pair of positive integers \(height, width\), got \(-1, 3\)", (ValueError,)),
-        BadInput("zero-size", (x,), {"size": (0, 3), "method": method}, ValueError,
+        BadInput("zero-size", (x,), {"size": (0, 3), "method": method, **extra}, ValueError,
                   r"size must be a pair of positive integers \(height, width\), got \(0, 3\)", (ValueError,)),
-        BadInput("one-number-size", (x,), {"size": (3,), "method": method}, ValueError,
+        BadInput("one-number-size", (x,), {"size": (3,), "method": method, **extra}, ValueError,
                   r"size must be a pair of positive integers \(height, width\), got \(3,\)", (ValueError,)),
     )
 
@@ -412,20 +547,42 @@ CATALOG = [
         strategy=lambda: images(size=st.sampled_from(SIZES), method=st.just("bilinear")),
         edges=image_edges(size=(3, 7), method="bilinear")[:-1] + (
             Sample((np.stack([np.full((2, 2, 1), nan), np.linspace(0, 1, 4).reshape(2, 2, 1)]),),
-                   {"size": (3, 7), "method": "bilinear"}, id="a-nan-image-beside-a-finite-one"),),
+                   {"size": (3, 7), "method": "bilinear"}, id="a-nan-image-beside-a-finite-one"),
+        ) + ratio_edges(method="bilinear"),
         tol=modelled(bilinear_error, "float32 lerps: 4 ulps of the pixels read, plus the float32 "
                                      "positions' error times the differences they weigh"),
         grad_tol=modelled(bilinear_vjp_error, "ResizeBilinearGrad: two float32 weights per dy, "
                                               "accumulated into each input pixel"),
-        grad_edge_ids=FINITE_EDGES, fd_eps=FD32, bad_inputs=resize_bad_inputs("bilinear"),
+        grad_edge_ids=FINITE_EDGES + RATIO_EDGES, fd_eps=FD32, bad_inputs=resize_bad_inputs("bilinear"),
         bench_sample=image_bench_sample(size="half", method="bilinear"),
+    ),
+    # antialias=True: tf.image.resize runs ScaleAndTranslate (triangle kernel stretched to in / out when
+    # downsampling) instead of ResizeBilinear; XLA has no kernel for it. No bench_sample: bench/ runs XLA.
+    Concept(
+        name="resize_antialias", ref=R.resize, tf=T.resize, ref_vjp=R.resize_vjp, tf_vjp=T.resize_vjp,
+        strategy=lambda: resized_images(ANTIALIAS_CASES, method="bilinear", antialias=True),
+        edges=image_edges(size=(1, 1), method="bilinear", antialias=True)[:-1] + (
+            Sample((np.stack([np.full((2, 2, 1), nan), np.linspace(0, 1, 4).reshape(2, 2, 1)]),),
+                   {"size": (1, 1), "method": "bilinear", "antialias": True}, id="a-nan-image-beside-a-finite-one"),
+        ) + ratio_edges(method="bilinear", antialias=True),
+        tol=modelled(antialias_error, "ScaleAndTranslate: float32 triangle weights (positions, kernel "
+                                      "width, normalisation) and two sequential float32 span sums"),
+        grad_tol=modelled(antialias_vjp_error, "ScaleAndTranslateGrad: the transposed float32 weights, "
+                                               "two sequential float32 span sums"),
+        grad_edge_ids=FINITE_EDGES + RATIO_EDGES, fd_eps=FD32,
+        bad_inputs=resize_bad_inputs("bilinear", antialias=True),
+        rejected_in=(ModeRejection(
+            "xla", tf.errors.InvalidArgumentError, r"ScaleAndTranslate",
+            "XLA has no ScaleAndTranslate kernel (XLA_CPU_JIT: 'No registered ScaleAndTranslate OpKernel'), "
+            "so tf.image.resize(antialias=True) cannot be jit-compiled, value or gradient"),),
     ),
     # values only: ResizeNearestNeighborGrad has no XLA kernel, so the gradient has a named test
     # (tests/test_image.py) that runs it in the other three modes against nearest_vjp_error
     Concept(
         name="resize_nearest", ref=R.resize, tf=T.resize,
         strategy=lambda: images(size=st.sampled_from(SIZES), method=st.just("nearest")),
-        edges=image_edges(size=(3, 7), method="nearest"), tol=EXACT, bad_inputs=resize_bad_inputs("nearest"),
+        edges=image_edges(size=(3, 7), method="nearest") + ratio_edges(method="nearest"), tol=EXACT,
+        bad_inputs=resize_bad_inputs("nearest"),
         bench_sample=image_bench_sample(size="half", method="nearest"),
     ),
     Concept(
