@@ -129,6 +129,7 @@ def fails(check, *args):
     return False
 
 
+@pytest.mark.planted
 def test_a_resize_that_drops_antialias_below_or_above_float32_fails_the_catalog():
     """Planted (issue 20): tfimpl.resize's float16 / bfloat16 / float64 branch casts to float32 and
     calls tf.image.resize without passing antialias on. The catalog's resize_antialias entry catches it
@@ -155,6 +156,7 @@ def test_a_resize_that_drops_antialias_below_or_above_float32_fails_the_catalog(
         harness.check_values_and_gradient(planted, sample, dy, "float32", "function")
 
 
+@pytest.mark.planted
 def test_a_reference_antialias_triangle_capped_at_two_pixels_fails_only_beyond_2x():
     """Planted in the reference: the antialias triangle's half-width capped at 2 input pixels
     (min(in / out, 2)). TF is right, and the catalog's samples judge the planted reference wrong
