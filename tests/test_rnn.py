@@ -18,6 +18,7 @@ from tests import harness, precision
 from tests.catalog import BY_NAME, error_models
 from tests.catalog import rnn as RNN_CATALOG
 from tests.harness import assert_within
+from tests.machine import kernel_path
 
 EPS64 = 2.0 ** -52
 
@@ -602,6 +603,9 @@ def check_bfloat16(concept, sample):
                          concept.tol["bfloat16"], f"{concept.name} [bfloat16, eager]", sample=s)
 
 
+@pytest.mark.skipif(kernel_path("bfloat16") != "eigen",
+                    reason="bfloat16 runs on oneDNN here (an AVX512 CPU): the catalog keeps its general charges "
+                           "there (tests/catalog/rnn.py, _low_measured), derived on Eigen and XLA only")
 @pytest.mark.parametrize("name", ["lstm", "lstm_cell"])
 def test_a_forget_gate_5_percent_high_fails_the_bfloat16_check_on_drawn_samples(name, monkeypatch):
     """The catalog's bfloat16 check (its error model, tests/catalog/rnn.py) on the first 8 samples its
