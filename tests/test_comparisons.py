@@ -49,7 +49,7 @@ def catalog_functions():
             called += [getattr(m, n) for m in found.globals.values() if inspect.ismodule(m)
                        for n in fn.__code__.co_names if n in public(m)]
             for f in [fn] + called:
-                side, _, module = f.__module__.partition(".")
+                side, _, module = (getattr(f, "__module__", None) or "").partition(".")  # NumPy 1.x ufuncs have none
                 if side in OTHER and f.__name__ in public(importlib.import_module(f.__module__)):
                     out.add((side, module, f.__name__))
     return out

@@ -603,6 +603,7 @@ def check_bfloat16(concept, sample):
                          concept.tol["bfloat16"], f"{concept.name} [bfloat16, eager]", sample=s)
 
 
+@pytest.mark.planted
 @pytest.mark.skipif(kernel_path("bfloat16") != "eigen",
                     reason="bfloat16 runs on oneDNN here (an AVX512 CPU): the catalog keeps its general charges "
                            "there (tests/catalog/rnn.py, _low_measured), derived on Eigen and XLA only")
