@@ -11,6 +11,7 @@ import sys
 import time
 import zlib
 
+import google.protobuf
 import google_crc32c
 import hypothesis
 import numpy as np
@@ -18,6 +19,7 @@ import pytest
 import tensorflow as tf
 from hypothesis import given
 from hypothesis import strategies as st
+from packaging.version import Version
 
 import reference.tfrecord as R
 import tfimpl.tfrecord as T
@@ -877,14 +879,17 @@ def test_serialize_to_string_orders_the_map_by_a_hash_seeded_per_process_unless_
     """protobuf's upb keeps a map in a hash table seeded with the address of a static variable
     (upb/hash/common.c, _upb_Seed: "enough to prevent unit tests from relying on a deterministic map
     ordering", given ASLR), so one Example serialises to other bytes in each process. Four fresh
-    processes (protobuf alone, TF's Example descriptors) show it; deterministic=True repeats."""
+    processes (protobuf alone, TF's Example descriptors) show it; deterministic=True repeats. The seed
+    came with protobuf 6.31: before it (5.29, which TF 2.18 pins; 6.30) every process writes one order."""
     keys = ["k%02d" % i for i in range(12)]
     runs = [protobuf_child(keys) for _ in range(4)]
     assert {impl for impl, _, _ in runs} == {"upb"}, runs  # protobuf's default backend, which TF uses here
     with open("/proc/sys/kernel/randomize_va_space") as f:
         aslr = f.read().strip() != "0"
+    seeded = PROTOBUF >= Version("6.31")  # measured: one order in every process with 5.29.6 and 6.30.0, four with 6.31.1
     defaults = {tuple(default) for _, default, _ in runs}
-    assert (len(defaults) > 1) == aslr, f"ASLR {'on' if aslr else 'off'}, default orders: {defaults}"
+    assert (len(defaults) > 1) == (aslr and seeded), (
+        f"protobuf {PROTOBUF}, ASLR {'on' if aslr else 'off'}, default orders: {defaults}")
     assert all(sorted(d) == keys for d in defaults)
     assert {tuple(det) for _, _, det in runs} == {tuple(keys)}
     features = dict.fromkeys(keys, [1])
@@ -1117,6 +1122,30 @@ def test_both_encoders_refuse_the_same_features_with_the_same_message(case):
     for encode in (R.encode_example, T.encode_example):
         with pytest.raises(error, match=message):
             encode(features)
+
+
+PROTOBUF = Version(google.protobuf.__version__)
+
+
+@pytest.mark.parametrize("list_type,values,error", [
+    (tf.train.BytesList, np.array(["text"]), TypeError),
+    (tf.train.BytesList, np.array([1, 2], object), TypeError),
+    (tf.train.Int64List, np.array([2 ** 64 - 1], np.uint64), ValueError),
+], ids=["str-array", "object-int-array", "uint64-overflow"])
+def test_protobuf_before_6_30_refuses_a_value_of_an_array_by_leaving_the_list_empty(list_type, values, error):
+    """protobuf's upb refuses a value it cannot hold with TypeError or ValueError when it is given a list;
+    given a NumPy array, upb before 6.30 (protobuf 4.x and 5.x, which TF 2.17 and 2.18 pin, and which TF
+    2.19 to 2.21 still admit) raises nothing and leaves the whole list empty: the Example would be
+    written with an empty feature. Measured with protobuf 4.25.9 and 5.29.6 (empty), 6.30.0, 6.31.1,
+    6.33.0 and 7.36.2 (raises). tfimpl's encoder checks the list took every value, and so refuses these
+    on every protobuf (test_both_encoders_refuse_the_same_features_with_the_same_message)."""
+    with pytest.raises(error):
+        list_type(value=list(values))
+    if PROTOBUF < Version("6.30"):
+        assert list(list_type(value=values).value) == [], f"protobuf {PROTOBUF}"
+    else:
+        with pytest.raises(error):
+            list_type(value=values)
 
 
 def test_both_sides_refuse_a_feature_with_no_kind_and_bad_arguments_alike(tmp_path):

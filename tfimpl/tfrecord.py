@@ -182,9 +182,13 @@ def _take(list_type, values):
     TypeError or ValueError)] for each value it refuses: TypeError for a value of a type it does not
     hold, ValueError for one of its type out of its range (Int64List: an integer outside int64))."""
     try:
-        return list_type(value=values), None
+        taken = list_type(value=values)
     except (TypeError, ValueError):
-        pass
+        taken = None
+    # protobuf's upb before 6.30 leaves the list empty, with no error, when it refuses a value of a
+    # NumPy array (a list raises): a list that did not take every value is asked value by value.
+    if taken is not None and len(taken.value) == len(values):
+        return taken, None
     refused = []
     for v in values:
         try:
