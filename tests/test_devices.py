@@ -263,12 +263,14 @@ def test_an_empty_cuda_visible_devices_leaves_the_child_no_gpu_and_its_session_o
                    source="book", code="1.4.0/Chapter12/1. GPU基本操作.py, lines 8-10")
 def test_log_device_placement_prints_each_op_and_its_device_on_stdout_and_logs_it_on_stderr(hidden_and_logged):
     """The Session's placer prints "<op name>: (<op type>): <device>" with printf on stdout and
-    logs the same line at INFO on stderr (placer.cc), once per op of the graph."""
+    logs the same line at INFO on stderr (placer.cc), once per op of the graph. The log line's prefix
+    is TF's own ("... tensorflow/core/common_runtime/placer.cc:162] ", 2.17 to 2.20) or absl's
+    ("I0000 ... placer.cc:162] ", 2.21)."""
     (stdout, stderr), detail = hidden_and_logged[0]["session"], hidden_and_logged[1]
     expected = {f"{name}: ({op}): {CPU0}" for name, op in (("a", "Placeholder"), ("b", "Placeholder"),
                                                             ("add", "AddV2"))}
     assert {line for line in stdout if ": (" in line} == expected, f"stdout: {stdout}\n{detail}"
-    logged = {line.split("] ", 1)[1] for line in stderr if re.search(r" placer\.cc:\d+\] ", line)}
+    logged = {line.split("] ", 1)[1] for line in stderr if re.search(r"[ /]placer\.cc:\d+\] ", line)}
     assert logged == expected, f"stderr: {stderr}\n{detail}"
 
 
