@@ -108,6 +108,14 @@ def traced_or_run(error):
     return (error, tf.errors.InvalidArgumentError)
 
 
+def in_releases(versions, tf_version):
+    """``tf_version`` within ``versions`` = (first, before): first <= release < before, None leaving that
+    end open (a KernelFact's or a ModeRejection's releases)."""
+    first, before = versions
+    v = Version(tf_version)
+    return (first is None or v >= Version(first)) and (before is None or v < Version(before))
+
+
 @dataclass(frozen=True)
 class KernelFact:
     """Where TensorFlow's answer on an edge depends on the CPU kernel library or on the
@@ -130,10 +138,8 @@ class KernelFact:
     reference's answer (a NaN there), so a fact's answer is held to a few roundings of itself."""
 
     def applies(self, edge, path, tf_version, dtype, mode):
-        first, before = self.versions
-        v = Version(tf_version)
         return (self.edge == edge and self.path in ("any", path) and dtype in self.dtypes and mode in self.modes
-                and (first is None or v >= Version(first)) and (before is None or v < Version(before)))
+                and in_releases(self.versions, tf_version))
 
 
 @dataclass(frozen=True)
@@ -151,10 +157,7 @@ class ModeRejection:
     versions: tuple = (None, None)
 
     def applies(self, mode, tf_version):
-        first, before = self.versions
-        v = Version(tf_version)
-        return (self.mode == mode and (first is None or v >= Version(first))
-                and (before is None or v < Version(before)))
+        return self.mode == mode and in_releases(self.versions, tf_version)
 
 
 @dataclass(frozen=True)
