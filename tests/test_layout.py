@@ -9,6 +9,7 @@ hidden inside a function (where it could dodge a circle); the module graph has n
 references import no TensorFlow, so they compute on their own.
 """
 import ast
+import functools
 import importlib.metadata
 import re
 import sys
@@ -85,13 +86,17 @@ def imports(path):
     return found
 
 
-EDGES = {module: imports(path) for module, path in MODULES.items()}
+@functools.cache
+def edges():
+    """module -> its imports (imports()), read when a test first asks: parsing the ~140 files at
+    collection would cost every run's workers about a second, whatever the run selects."""
+    return {module: imports(path) for module, path in MODULES.items()}
 
 
 def test_every_import_goes_down_the_layers():
     bad = []
-    for module, edges in EDGES.items():
-        for target, line, _ in edges:
+    for module, found in edges().items():
+        for target, line, _ in found:
             if target not in MODULES:
                 continue
             here, there = layer(module), layer(target)
@@ -103,12 +108,12 @@ def test_every_import_goes_down_the_layers():
 
 def test_no_import_of_tfrefs_own_code_is_hidden_inside_a_function():
     hidden = [f"{MODULES[m].relative_to(ROOT)}:{line} imports {target}"
-              for m, edges in EDGES.items() for target, line, nested in edges if nested and target in MODULES]
+              for m, found in edges().items() for target, line, nested in found if nested and target in MODULES]
     assert not hidden, "imports inside functions:\n  " + "\n  ".join(hidden)
 
 
 def test_the_module_graph_has_no_cycle():
-    graph = {m: sorted({t for t, _, _ in edges if t in MODULES and t != m}) for m, edges in EDGES.items()}
+    graph = {m: sorted({t for t, _, _ in found if t in MODULES and t != m}) for m, found in edges().items()}
     state, stack, cycles = {}, [], []
 
     def walk(m):
@@ -128,8 +133,8 @@ def test_the_module_graph_has_no_cycle():
 
 
 def test_the_references_import_no_tensorflow():
-    leaks = [f"{MODULES[m].relative_to(ROOT)}:{line} imports {t}" for m, edges in EDGES.items()
-             if m.startswith("reference") for t, line, _ in edges if t in ("tensorflow", "keras")]
+    leaks = [f"{MODULES[m].relative_to(ROOT)}:{line} imports {t}" for m, found in edges().items()
+             if m.startswith("reference") for t, line, _ in found if t in ("tensorflow", "keras")]
     assert not leaks, "\n".join(leaks)
 
 
@@ -138,17 +143,17 @@ def test_the_references_import_no_tensorflow():
 def test_the_checks_catch_a_planted_import(plant, monkeypatch):
     """Each rule fails on the import it forbids: tfimpl importing the harness, a test helper imported
     inside a function, and the error models importing the harness that imports them."""
-    planted = dict(EDGES)
+    planted = dict(edges())
     if plant == "up":
-        planted["tfimpl.nn"] = EDGES["tfimpl.nn"] + [("tests.harness", 1, False)]
+        planted["tfimpl.nn"] = edges()["tfimpl.nn"] + [("tests.harness", 1, False)]
         check = test_every_import_goes_down_the_layers
     elif plant == "hidden":
-        planted["tests.harness"] = EDGES["tests.harness"] + [("tests.catalog", 1, True)]
+        planted["tests.harness"] = edges()["tests.harness"] + [("tests.catalog", 1, True)]
         check = test_no_import_of_tfrefs_own_code_is_hidden_inside_a_function
     else:
-        planted["tests.catalog.error_models"] = EDGES["tests.catalog.error_models"] + [("tests.harness", 1, False)]
+        planted["tests.catalog.error_models"] = edges()["tests.catalog.error_models"] + [("tests.harness", 1, False)]
         check = test_the_module_graph_has_no_cycle
-    monkeypatch.setitem(globals(), "EDGES", planted)
+    monkeypatch.setitem(globals(), "edges", lambda: planted)
     with pytest.raises(AssertionError):
         check()
 
