@@ -67,3 +67,18 @@ def test_the_profile_page_names_its_command_and_splits_compiling_from_running():
     assert "| tests/test_catalog.py | 1 | 0.0 | 3.0 | 2.0 | 1 | 0.5 | 0.5 | 3.0 |" in page, page
     assert "| lstm | 1 | 3.0 | 0.0 / 0.0 (0) | 0.0 / 0.0 (0) | 2.0 / 0.5 (1) | 0.0 / 0.0 (0) | 0.5 |" in page, page
     assert "| tests/test_nn.py | 1 | 4.0 | 0.0 |" in page, page
+
+
+def test_the_floor_is_compiling_running_and_start_up_spread_over_the_workers():
+    """A controller and two workers (start-up 5 s each), 6 s compiling and 2 s running in the harness:
+    (6 + 2 + 15) / 2 = 11.5 s, whatever the tests' own Python cost."""
+    profile = timing.Profile()
+    for i, mode in enumerate(("xla", "graph")):
+        profile.add(f"tests/test_catalog.py::test_agreement[relu-float32-{mode}]", "call", 20.0, "passed",
+                    {mode: [3.0, 1.0, 2 + i, 4]}, {"concept": "relu", "dtype": "float32", "mode": mode})
+    for _ in range(3):
+        profile.add_process({"startup": 5.0, "collection": 1.0, "total": 30.0})
+    profile.finish()
+    page = timing.markdown(profile)
+    assert "compiled 5 times in 6.0 s and ran for 2.0 s" in page, page
+    assert "the 3 processes took 15.0 s" in page and "over 2 workers" in page and "**11.5 s**" in page, page

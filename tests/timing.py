@@ -266,6 +266,7 @@ def markdown(p: Profile, command="", machine_lines=()):
     out.append(f"- CPU time of the pytest processes (user + system, their child processes included): {_s(cpu)} s "
                f"in {len(p.processes)} processes, of which start-up (imports) {_s(startup)} s and collection "
                f"{_s(collection)} s")
+    out += floor(p)
     out += ["", "## By file", "", _table(TIME_HEADER, _time_rows(p.rows(lambda n, t: file_of(n))))]
     out += ["", "## The catalog (tests/test_catalog.py) by test", "",
             _table(TIME_HEADER, _time_rows(p.rows(lambda n, t: test_name(n) if is_catalog(n) else None)))]
@@ -293,6 +294,23 @@ def markdown(p: Profile, command="", machine_lines=()):
             "(each a compile under XLA).", ""]
     out.append(_table(("concept", "cells", "inputs: fewest", "most", "shapes: fewest", "most"), cell_rows(p)))
     return "\n".join(out) + "\n"
+
+
+def floor(p: Profile):
+    """What this run's compiles alone cost: the harness's compiling and running plus every process's
+    start-up, spread evenly over the workers, is as fast as the run could go at its compile count, were
+    drawing, the references, the error models, the named tests and their child processes free."""
+    slots = [slot for t in p.tests.values() for slot in t["modes"].values()]
+    compiling, running, compiles = (sum(s[i] for s in slots) for i in range(3))
+    startup = sum(x["startup"] for x in p.processes)
+    workers = max(1, len(p.processes) - 1) if len(p.processes) > 1 else 1
+    low = (compiling + running + startup) / workers
+    return ["", "## The floor at this compile count", "",
+            f"The harness compiled {compiles:,} times in {_s(compiling)} s and ran for {_s(running)} s; the "
+            f"{len(p.processes)} processes took {_s(startup)} s of CPU to start (imports). Spread evenly over "
+            f"{workers} worker{'s' if workers > 1 else ''}, that alone is **{_s(low)} s** of wall time: no run of "
+            "this selection is faster while it compiles what it compiles here, however cheap everything else "
+            f"becomes (this run: {_s(p.wall or 0)} s)."]
 
 
 def cell_rows(p):
