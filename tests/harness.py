@@ -32,7 +32,8 @@ def cast(sample: Sample, dtype) -> Sample:
 
 def flushed(a, dtype):
     """``a`` cast to ``dtype``, values subnormal in ``dtype`` replaced by zero of the same sign."""
-    a = np.asarray(a).astype(np_dtype(dtype))
+    with np.errstate(over="ignore"):  # beyond the dtype's range: inf, as TF's cast gives (an edge's point)
+        a = np.asarray(a).astype(np_dtype(dtype))
     with np.errstate(invalid="ignore"):
         return np.where(np.abs(a.astype(np.float64)) < tiny(dtype), a * 0, a).astype(a.dtype)
 
