@@ -557,7 +557,7 @@ CATALOG = [
         bench_sample=image_bench_sample(size="half", method="bilinear"),
     ),
     # antialias=True: tf.image.resize runs ScaleAndTranslate (triangle kernel stretched to in / out when
-    # downsampling) instead of ResizeBilinear; XLA has no kernel for it. No bench_sample: bench/ runs XLA.
+    # downsampling) instead of ResizeBilinear; XLA has no kernel for it (bench/ times the other modes).
     Concept(
         name="resize_antialias", ref=R.resize, tf=T.resize, ref_vjp=R.resize_vjp, tf_vjp=T.resize_vjp,
         strategy=lambda: resized_images(ANTIALIAS_CASES, method="bilinear", antialias=True),
@@ -575,6 +575,7 @@ CATALOG = [
             "xla", tf.errors.InvalidArgumentError, r"ScaleAndTranslate",
             "XLA has no ScaleAndTranslate kernel (XLA_CPU_JIT: 'No registered ScaleAndTranslate OpKernel'), "
             "so tf.image.resize(antialias=True) cannot be jit-compiled, value or gradient"),),
+        bench_sample=image_bench_sample(size="half", method="bilinear", antialias=True),
     ),
     # values only: ResizeNearestNeighborGrad has no XLA kernel, so the gradient has a named test
     # (tests/test_image.py) that runs it in the other three modes against nearest_vjp_error
