@@ -10,13 +10,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import Phase, find, settings
-from hypothesis.errors import NoSuchExample
 
 import reference.rnn as R
 import tfimpl.rnn as T
 from tests import harness, precision
-from tests.catalog import BY_NAME, error_models
+from tests.catalog import BY_NAME, error_models, strategies
 from tests.catalog import rnn as RNN_CATALOG
 from tests.harness import assert_within
 from tests.machine import kernel_path
@@ -588,18 +586,6 @@ def test_lstm_scan_agrees_with_the_reference_on_long_and_short_sequences(dtype):
 
 # --- the bfloat16 bounds catch a 5 % gate error ---------------------------------------------
 
-def first_draws(strategy, n):
-    """The first ``n`` samples hypothesis draws from ``strategy``, derandomized (the same on every
-    run), unshrunk: the kind of sample the catalog's drawn checks see."""
-    drawn = []
-    try:
-        find(strategy, lambda s: drawn.append(s) and False,
-             settings=settings(max_examples=n, database=None, derandomize=True, phases=[Phase.generate]))
-    except NoSuchExample:
-        pass
-    return drawn
-
-
 def forget_gate_5_percent_high(self, z, c_tm1):
     """LSTMCell._compute_carry_and_output_fused with f scaled by 1.05 for bfloat16: 6.4 bfloat16 eps
     of f, a bug of the size the bounds in tests/catalog/rnn.py must see."""
@@ -621,7 +607,7 @@ def check_bfloat16(concept, sample):
 @pytest.mark.planted
 @pytest.mark.skipif(kernel_path("bfloat16") != "eigen",
                     reason="bfloat16 runs on oneDNN here (an AVX512 CPU): the catalog keeps its general charges "
-                           "there (tests/catalog/rnn.py, _low_measured), derived on Eigen and XLA only")
+                           "there (tests/catalog/error_models.py, low_measured), derived on Eigen and XLA only")
 @pytest.mark.parametrize("name", ["lstm", "lstm_cell"])
 def test_a_forget_gate_5_percent_high_fails_the_bfloat16_check_on_drawn_samples(name, monkeypatch):
     """The catalog's bfloat16 check (its error model, tests/catalog/rnn.py) on the first 8 samples its
@@ -633,7 +619,7 @@ def test_a_forget_gate_5_percent_high_fails_the_bfloat16_check_on_drawn_samples(
     small part of c' = f c + i g: a 5 % error of f is 6.4 bfloat16 eps of f c, and the bound on c'
     after one step is 2 to 5 eps of |c'| (each op's rounding, carried)."""
     concept = BY_NAME[name]
-    samples = first_draws(concept.strategy(), 8)
+    samples = strategies.first_draws(concept.strategy(), 8)
     for sample in samples:
         check_bfloat16(concept, sample)
     monkeypatch.setattr(keras.layers.LSTMCell, "_compute_carry_and_output_fused", forget_gate_5_percent_high)

@@ -21,7 +21,9 @@ reports it as a hypothesis event (`pytest --hypothesis-show-statistics`), and
 tests/test_harness.py checks every strategy can reach each region.
 """
 import numpy as np
+from hypothesis import Phase, find, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 from hypothesis.extra import numpy as hnp
 
 SMALLEST = 1e-38
@@ -73,3 +75,15 @@ def regions(sample):
     if np.any(values > 1):
         out.append("a magnitude above 1")
     return out
+
+
+def first_draws(strategy, n):
+    """The first ``n`` samples hypothesis draws from ``strategy``, derandomized (the same on every
+    run), unshrunk: the kind of sample the catalog's drawn checks see."""
+    drawn = []
+    try:
+        find(strategy, lambda s: drawn.append(s) and False,
+             settings=settings(max_examples=n, database=None, derandomize=True, phases=[Phase.generate]))
+    except NoSuchExample:
+        pass
+    return drawn
