@@ -10,7 +10,7 @@ product half an ulp, tanh and sigmoid carry their input's error times their larg
 nearby and add their own ulps (tests/catalog/error_models.py). float16 and bfloat16, on the paths
 measured (Eigen and XLA; oneDNN takes neither dtype on an AVX2 CPU), are charged per op as those
 kernels compute: a matmul accumulates in float32 and rounds once (Eigen's bfloat16 MatMul
-truncates: a whole eps), tanh rounds once, Eigen's logistic three times (LOW_MATMUL_ROUNDING,
+truncates: a whole eps), tanh rounds once, Eigen's logistic three times (error_models.matmul_error,
 LOW_ACT_ROUNDINGS); where oneDNN takes them, the general charges stand. Any result (or matmul term) below
 the dtype's smallest normal number may be flushed to zero, which costs its whole size
 (error_models.flushed; float16 keeps its subnormals, off by at most half their spacing), carried
@@ -28,7 +28,6 @@ import reference.rnn as R
 import tfimpl.rnn as T
 from tests.catalog import error_models, strategies
 from tests.catalog.concept import XLA_ACCEPTS, BadInput, Concept, Sample, Tol, shape_pattern, traced_or_run
-from tests.machine import kernel_path
 from tests.precision import DTYPES, EPS, LOW
 
 nan, inf = np.nan, np.inf
@@ -41,12 +40,6 @@ def _exact(a):
     return a, np.zeros_like(a)
 
 
-LOW_MATMUL_ROUNDING = {"bfloat16": 1.0, "float16": 0.5}
-"""The one rounding of a float16 / bfloat16 matmul that accumulates in float32, in eps of |result|
-(measured on this CPU, TF 2.21, K = 2..64, 16384 results each): XLA rounds the float32 sum to the
-nearest (within 0.5, always the float32 sum correctly rounded); Eigen's bfloat16 MatMul truncates
-it (within 0.99 eps, 50 % of the results the correctly rounded value, the others one ulp towards
-zero: 1 + 63 eps/2 gives 1.2421875, not 1.25) and its float16 MatMul rounds to the nearest."""
 LOW_ACT_ROUNDINGS = {"sigmoid": 1.5, "tanh": 0.5}
 """Own error of float16 / bfloat16 sigmoid and tanh, in eps of |f| (f computed in float32, its
 float32 ulps on top): tanh rounds once (measured within 0.49 eps on both paths); Eigen's logistic
@@ -54,27 +47,12 @@ rounds exp(-z), 1 + exp(-z) and the reciprocal, 1.5 eps to first order (measured
 in bfloat16 and 1.2 in float16 over 1e5 points in [-4, 4]; XLA within 0.5 and 0.98)."""
 
 
-def _low_measured(dtype):
-    """Whether the float16 / bfloat16 charges above hold for ``dtype`` in this process: its ops run on
-    Eigen (or XLA), the paths measured. Where oneDNN takes the dtype (AVX512 CPUs) nothing was
-    measured, and the models keep the general charges (error_models: every op at the dtype's eps)."""
-    return dtype in LOW and kernel_path(dtype) == "eigen"
-
-
 def _mm(dtype, a, b):
-    """a @ b: both inputs' errors through the other's |values|, then the matmul's own roundings (each
-    product and the result possibly flushed: error_models.matmul_error). float16 and bfloat16 on the
-    measured paths: the products are exact in float32 and summed there (K/2 float32 eps of the
-    terms), then rounded once (LOW_MATMUL_ROUNDING)."""
+    """a @ b: both inputs' errors through the other's |values|, then the matmul's own roundings
+    (error_models.matmul_error)."""
     (va, ea), (vb, eb) = a, b
     v = va @ vb
-    if _low_measured(dtype):
-        k = va.shape[-1]
-        own = (0.5 * k * EPS["float32"] / EPS[dtype] * (np.abs(va) @ np.abs(vb)) + LOW_MATMUL_ROUNDING[dtype] * np.abs(v)
-               + error_models.flushed_products(dtype, va, vb) + error_models.flushed(dtype, v))
-    else:
-        own = error_models.matmul_error(dtype, va, vb, v)
-    return v, ea @ np.abs(vb) + np.abs(va) @ eb + own
+    return v, ea @ np.abs(vb) + np.abs(va) @ eb + error_models.matmul_error(dtype, va, vb, v)
 
 
 def _add(dtype, a, b):
@@ -104,7 +82,7 @@ def _act(dtype, name, z):
     slope = _max_slope(name, vz, ez * EPS[dtype])
     carried = np.where(slope > 0, slope * ez, 0.0)
     f = error_models._act(name, vz)
-    if _low_measured(dtype):
+    if error_models.low_measured(dtype):
         own = (LOW_ACT_ROUNDINGS[name] + error_models.ACT_ULPS[name] * EPS["float32"] / EPS[dtype]) * np.abs(f)
     else:
         own = (error_models.ACT_ULPS[name] + (0.5 if dtype in LOW else 0.0)) * np.abs(f)
