@@ -239,6 +239,21 @@ def check_values(concept, sample, dtype, mode, device="cpu"):
     return _judge_values(concept, s, run(concept.tf, s, mode, device), dtype, mode, device)
 
 
+def value_check_failures(concept, samples, dtype, mode="eager"):
+    """The failure messages of the catalog's value comparison (``concept.tol[dtype]``) on each of
+    ``samples``, kept out of the agreement report and the profile: for planted runs, which say
+    nothing of an implementation's agreement."""
+    failures = []
+    for sample in samples:
+        s = cast(sample, dtype)
+        try:
+            assert_agree(run(concept.tf, s, mode), reference(concept.ref, s), dtype, concept.tol[dtype],
+                         f"{concept.name} [{dtype}, {mode}]", sample=s)
+        except AssertionError as e:
+            failures.append(str(e))
+    return failures
+
+
 def _judge_values(concept, s, actual, dtype, mode, device):
     timing.note_input(concept.name, dtype, mode, s.args, s.kwargs)  # pytest --profile-time
     expected, ctx = reference(concept.ref, s), context(concept.name, "value", dtype, mode, concept.tf, s, device)

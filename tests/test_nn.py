@@ -18,7 +18,7 @@ from tests import harness, trajectory
 from tests.catalog import BY_NAME, error_models, strategies
 from tests.catalog import nn as CN
 from tests.catalog.concept import Sample
-from tests.harness import assert_agree, assert_within
+from tests.harness import assert_within
 from tests.isolated import probe
 from tests.machine import kernel_path, onednn_takes
 from tests.precision import eps
@@ -178,19 +178,6 @@ def dense_2_eps_high(x, w, b, activation=None):
     return tf.cast(tf.cast(out, tf.float32) * (1 + 2 * eps(out.dtype.name)), out.dtype)
 
 
-def bfloat16_failures(fn, samples):
-    """How many of ``samples`` fail the catalog's bfloat16 value check of dense on ``fn``, eagerly."""
-    concept, failures = BY_NAME["dense"], 0
-    for sample in samples:
-        s = harness.cast(sample, "bfloat16")
-        try:
-            assert_agree(harness.run(fn, s, "eager"), harness.reference(concept.ref, s), "bfloat16",
-                         concept.tol["bfloat16"], "dense [bfloat16, eager]", sample=s)
-        except AssertionError:
-            failures += 1
-    return failures
-
-
 @pytest.mark.planted
 @pytest.mark.skipif(kernel_path("bfloat16") != "eigen",
                     reason="bfloat16 runs on oneDNN here (an AVX512 CPU): the catalog keeps its general charges "
@@ -201,11 +188,14 @@ def test_a_dense_layer_2_eps_high_fails_the_bfloat16_check_more_often_than_the_g
     eps per term. On the first 16 samples its strategy draws, eagerly: tfimpl.nn.dense passes all 16;
     an output 2 eps high fails at least 8 (measured 9), and more of them than under the general charge
     (measured 7), which is what the measured charge buys."""
-    samples = strategies.first_draws(BY_NAME["dense"].strategy(), 16)
-    assert bfloat16_failures(T.dense, samples) == 0
-    measured = bfloat16_failures(dense_2_eps_high, samples)
+    dense = BY_NAME["dense"]
+    samples = strategies.first_draws(dense.strategy(), 16)
+    unplanted = harness.value_check_failures(dense, samples, "bfloat16")
+    assert not unplanted, unplanted[0]
+    planted = dense.replace(tf=dense_2_eps_high)
+    measured = len(harness.value_check_failures(planted, samples, "bfloat16"))
     monkeypatch.setattr(error_models, "low_measured", lambda dtype: False)
-    general = bfloat16_failures(dense_2_eps_high, samples)
+    general = len(harness.value_check_failures(planted, samples, "bfloat16"))
     assert measured >= 8 and measured > general, (measured, general)
 
 

@@ -596,14 +596,6 @@ def forget_gate_5_percent_high(self, z, c_tm1):
     return f * c_tm1 + self.recurrent_activation(z_i) * self.activation(z_g), self.recurrent_activation(z_o)
 
 
-def check_bfloat16(concept, sample):
-    """The catalog's bfloat16 value check (harness.check_values), eagerly, kept out of the agreement
-    report: the planted runs below say nothing of the implementation's agreement."""
-    s = harness.cast(sample, "bfloat16")
-    harness.assert_agree(harness.run(concept.tf, s, "eager"), harness.reference(concept.ref, s), "bfloat16",
-                         concept.tol["bfloat16"], f"{concept.name} [bfloat16, eager]", sample=s)
-
-
 @pytest.mark.planted
 @pytest.mark.skipif(kernel_path("bfloat16") != "eigen",
                     reason="bfloat16 runs on oneDNN here (an AVX512 CPU): the catalog keeps its general charges "
@@ -620,14 +612,9 @@ def test_a_forget_gate_5_percent_high_fails_the_bfloat16_check_on_drawn_samples(
     after one step is 2 to 5 eps of |c'| (each op's rounding, carried)."""
     concept = BY_NAME[name]
     samples = strategies.first_draws(concept.strategy(), 8)
-    for sample in samples:
-        check_bfloat16(concept, sample)
+    unplanted = harness.value_check_failures(concept, samples, "bfloat16")
+    assert not unplanted, unplanted[0]
     monkeypatch.setattr(keras.layers.LSTMCell, "_compute_carry_and_output_fused", forget_gate_5_percent_high)
-    failed = 0
-    for sample in samples:
-        try:
-            check_bfloat16(concept, sample)
-        except AssertionError:
-            failed += 1
+    failed = len(harness.value_check_failures(concept, samples, "bfloat16"))
     assert failed >= 2, (f"{name}: the forget gate 5 % high fails the bfloat16 check on only {failed} of "
                          f"{len(samples)} drawn samples")
