@@ -303,7 +303,7 @@ def floor(p: Profile):
     slots = [slot for t in p.tests.values() for slot in t["modes"].values()]
     compiling, running, compiles = (sum(s[i] for s in slots) for i in range(3))
     startup = sum(x["startup"] for x in p.processes)
-    workers = max(1, len(p.processes) - 1) if len(p.processes) > 1 else 1
+    workers = max(1, len(p.processes) - 1)  # an xdist controller starts but runs no test
     low = (compiling + running + startup) / workers
     return ["", "## The floor at this compile count", "",
             f"The harness compiled {compiles:,} times in {_s(compiling)} s and ran for {_s(running)} s; the "
